@@ -1,0 +1,13 @@
+// GEMM on OpenBLAS: C[m,n] = alpha * A[m,k] @ B[k,n] + beta * C, where A and B
+// are 2-D views whose transposes are read from their strides; only layouts
+// BLAS cannot take (neither dim unit-stride) are copied.
+#pragma once
+#include "core/tensor.h"
+
+namespace shanshui::kernels {
+
+// a, b, c: 2-D views of the same floating dtype (or int64, computed with a plain loop).
+// c must be writable with unit stride in its last dim.
+void gemm(const Tensor& a, const Tensor& b, const Tensor& c, double alpha = 1.0, double beta = 0.0);
+
+}  // namespace shanshui::kernels

@@ -1,0 +1,74 @@
+// Reduction driver shared by sum, mean, prod, amax, ...: splits the input's
+// dims into kept and reduced, and calls a per-output reducer.
+#pragma once
+#include <vector>
+
+#include "core/kernels/loops.h"
+#include "core/tensor.h"
+
+namespace shanshui::kernels {
+
+struct ReducePlan {
+  Shape out_shape;       // keepdim=true shape (reduced dims are 1)
+  Shape kept_shape;      // sizes of kept dims, in order
+  Shape kept_strides;    // input strides of kept dims
+  Shape red_shape;       // sizes of reduced dims
+  Shape red_strides;     // input strides of reduced dims
+  int64_t red_numel = 1;
+};
+
+ReducePlan plan_reduce(const Tensor& x, const std::vector<int64_t>& wrapped_dims);
+
+// For each output element (in row-major order of the kept dims) call
+// reducer(out_index, input_pointer_to_first, run) where `run` enumerates the
+// reduced elements' offsets. The reducer walks the reduced elements itself via
+// for_each_reduced. Parallel over outputs.
+template <class T, class Reducer>
+void reduce_each(const Tensor& x, const ReducePlan& p, int64_t cost, Reducer&& reducer) {
+  const T* base = static_cast<const T*>(x.raw_data());
+  int64_t n_out = numel_of(p.kept_shape);
+  int64_t nk = int64_t(p.kept_shape.size());
+  parallel_for(n_out, p.red_numel * cost, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      int64_t off = 0, r = o;
+      for (int64_t d = nk - 1; d >= 0; --d) {
+        off += (r % p.kept_shape[d]) * p.kept_strides[d];
+        r /= p.kept_shape[d];
+      }
+      reducer(o, base + off);
+    }
+  });
+}
+
+// Visit the reduced elements under one output: f(value) in row-major order.
+template <class T, class F>
+void for_each_reduced(const T* first, const ReducePlan& p, F&& f) {
+  const int64_t nr = int64_t(p.red_shape.size());
+  if (nr == 0) {
+    f(*first);
+    return;
+  }
+  const int64_t inner = p.red_shape[nr - 1], ist = p.red_strides[nr - 1];
+  const int64_t outer = p.red_numel / (inner == 0 ? 1 : inner);
+  if (inner == 0) return;
+  std::vector<int64_t> idx(nr, 0);
+  int64_t off = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    const T* q = first + off;
+    if (ist == 1) {
+      for (int64_t i = 0; i < inner; ++i) f(q[i]);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) f(q[i * ist]);
+    }
+    for (int64_t d = nr - 2; d >= 0; --d) {
+      if (++idx[d] < p.red_shape[d]) {
+        off += p.red_strides[d];
+        break;
+      }
+      idx[d] = 0;
+      off -= (p.red_shape[d] - 1) * p.red_strides[d];
+    }
+  }
+}
+
+}  // namespace shanshui::kernels

@@ -33,9 +33,16 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
                           const std::vector<Tensor>& inputs, double eps, double atol, double rtol) {
   GradcheckResult res;
   for (size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].defined() && inputs[i].requires_grad())
+    if (inputs[i].defined() && inputs[i].requires_grad()) {
       SS_CHECK(inputs[i].dtype() == DType::Float64, TypeError, "gradcheck: input ", i,
                " must be float64 for finite differences, got ", dtype_name(inputs[i].dtype()));
+      // Perturbing one element of an input whose elements alias (stride 0)
+      // would perturb several: the numerical gradient would be wrong.
+      for (int64_t d = 0; d < inputs[i].dim(); ++d)
+        SS_CHECK(inputs[i].size(d) <= 1 || inputs[i].stride(d) != 0, ValueError, "gradcheck: input ", i,
+                 " (shape ", inputs[i].shape(), ") has a dimension with stride 0; pass expanded inputs as "
+                 "f(x) = x.expand(...) instead");
+    }
 
   Tensor out = f(inputs);
   SS_CHECK(out.is_floating_point(), TypeError, "gradcheck: the function must return a floating-point tensor");

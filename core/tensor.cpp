@@ -74,14 +74,18 @@ Tensor& Tensor::requires_grad_(bool r) {
            "differentiation use var_no_grad = var.detach().");
   SS_CHECK(!r || is_floating_point(), RuntimeError, "requires_grad_: only tensors of floating point dtype can "
            "require gradients (got ", dtype_name(dtype()), ")");
-  impl_->requires_grad = r;
+  if (is_leaf()) impl_->requires_grad = r;  // a non-leaf already requires grad through its grad_fn
   return *this;
 }
 
 void Tensor::set_grad(const Tensor& g) {
-  if (g.defined())
+  if (g.defined()) {
     SS_CHECK(g.shape() == shape(), ValueError, "grad: assigned grad has shape ", g.shape(),
              " but the tensor has shape ", shape());
+    SS_CHECK(g.dtype() == dtype(), TypeError, "grad: assigned grad has dtype ", dtype_name(g.dtype()),
+             " but the tensor has dtype ", dtype_name(dtype()));
+    SS_CHECK(!g.is_same(*this), RuntimeError, "grad: can't assign Variable as its own grad");
+  }
   impl_->grad = g.defined() ? g.impl_ptr() : nullptr;
 }
 
@@ -89,14 +93,39 @@ void Tensor::retain_grad() {
   SS_CHECK(requires_grad(), RuntimeError, "retain_grad: can't retain_grad on a Tensor that has requires_grad=False");
   if (is_leaf() || impl_->retains_grad) return;
   impl_->retains_grad = true;
+  // Weak: the node must not keep its own output alive.
   std::weak_ptr<TensorImpl> weak = impl_;
-  impl_->grad_fn->pre_hooks.push_back({impl_->output_nr, [weak](const Tensor& g) {
-    if (auto self = weak.lock()) {
-      NoGradGuard ng;
-      self->grad = self->grad ? Tensor(self->grad).add(g).impl_ptr() : g.clone().impl_ptr();
-    }
-    return Tensor();
+  impl_->grad_fn->retains_grad_hooks.push_back({impl_->output_nr, [weak](const Tensor& g) {
+    auto self = weak.lock();
+    if (!self) return;
+    // As PyTorch: the first gradient is cloned, later ones are added out of place
+    // (under create_graph both keep their history).
+    self->grad = self->grad ? Tensor(self->grad).add(g).impl_ptr() : g.clone().impl_ptr();
   }});
+}
+
+unsigned Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) {
+  SS_CHECK(requires_grad(), RuntimeError, "register_hook: cannot register a hook on a tensor that doesn't require "
+           "gradient (shape ", shape(), ")");
+  SS_CHECK(hook != nullptr, ValueError, "register_hook: the hook is empty");
+  if (is_leaf()) {
+    impl_->hooks.push_back(std::move(hook));
+    return unsigned(impl_->hooks.size() - 1);
+  }
+  auto& hooks = impl_->grad_fn->pre_hooks;
+  hooks.push_back({impl_->output_nr, std::move(hook)});
+  return unsigned(hooks.size() - 1);
+}
+
+void Tensor::remove_hook(unsigned handle) {
+  if (is_leaf()) {
+    SS_CHECK(handle < impl_->hooks.size(), IndexError, "remove_hook: invalid hook handle ", handle);
+    impl_->hooks[handle] = nullptr;
+    return;
+  }
+  auto& hooks = impl_->grad_fn->pre_hooks;
+  SS_CHECK(handle < hooks.size(), IndexError, "remove_hook: invalid hook handle ", handle);
+  hooks[handle].second = nullptr;
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
@@ -154,6 +183,10 @@ Tensor Tensor::add(const Tensor& o, Scalar alpha) const { return shanshui::add(*
 Tensor Tensor::sub(const Tensor& o, Scalar alpha) const { return shanshui::sub(*this, o, alpha); }
 Tensor Tensor::mul(const Tensor& o) const { return shanshui::mul(*this, o); }
 Tensor Tensor::div(const Tensor& o) const { return shanshui::div(*this, o); }
+Tensor Tensor::add(Scalar o) const { return shanshui::add(*this, o); }
+Tensor Tensor::sub(Scalar o) const { return shanshui::sub(*this, o); }
+Tensor Tensor::mul(Scalar o) const { return shanshui::mul(*this, o); }
+Tensor Tensor::div(Scalar o) const { return shanshui::div(*this, o); }
 Tensor Tensor::pow(const Tensor& o) const { return shanshui::pow(*this, o); }
 Tensor Tensor::pow(Scalar e) const { return shanshui::pow(*this, e); }
 Tensor Tensor::sum(const std::vector<int64_t>& d, bool k) const { return shanshui::sum(*this, d, k); }

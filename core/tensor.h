@@ -3,7 +3,9 @@
 // also carries the autograd metadata (requires_grad, grad, grad_fn).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +36,10 @@ struct TensorImpl {
   uint32_t output_nr = 0;
   std::shared_ptr<TensorImpl> grad;                // accumulated .grad (leaves, retain_grad)
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves only; the node holds the leaf strongly
+  // Tensor::register_hook on a leaf (non-leaf hooks live on the grad_fn). Kept
+  // here, not on the accumulator, because the accumulator is recreated when the
+  // graph that held it is gone. A removed hook is left empty.
+  std::vector<std::function<Tensor(const Tensor&)>> hooks;
   std::shared_ptr<void> pyobj_state;               // opaque slot for the Python bindings
 
   ~TensorImpl();
@@ -107,6 +113,20 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;
   Tensor detach() const;  // shares storage, no history
   Tensor& detach_();
+  // Register a hook called with the gradient of this tensor each time it is
+  // computed; returning a defined tensor replaces the gradient (same shape).
+  // On a leaf it runs before accumulation into .grad; on a non-leaf before
+  // the gradient flows on (and before retain_grad stores it). Returns a handle
+  // for remove_hook. Hooks returning void only observe.
+  unsigned register_hook(std::function<Tensor(const Tensor&)> hook);
+  template <class F, std::enable_if_t<std::is_void_v<std::invoke_result_t<F&, const Tensor&>>, int> = 0>
+  unsigned register_hook(F f) {
+    return register_hook(std::function<Tensor(const Tensor&)>([f = std::move(f)](const Tensor& g) mutable {
+      f(g);
+      return Tensor();
+    }));
+  }
+  void remove_hook(unsigned handle);
 
   // ---- conversion / copies --------------------------------------------------
   Tensor to(DType t, bool copy = false) const;
@@ -143,6 +163,10 @@ class Tensor {
   Tensor mul(const Tensor& o) const;
   Tensor div(const Tensor& o) const;
   Tensor pow(const Tensor& o) const;
+  Tensor add(Scalar o) const;
+  Tensor sub(Scalar o) const;
+  Tensor mul(Scalar o) const;
+  Tensor div(Scalar o) const;
   Tensor pow(Scalar e) const;
   Tensor neg() const;
   Tensor exp() const;

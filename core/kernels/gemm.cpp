@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include "autograd/grad_mode.h"
 #include "core/ops.h"
 #include "core/ops/inplace.h"
 
@@ -30,6 +31,7 @@ bool blas_layout(const Tensor& t, CBLAS_TRANSPOSE& trans, int64_t& ld) {
 }  // namespace
 
 void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha, double beta) {
+  autograd::NoGradGuard ng;  // layout copies below are not part of any graph
   const int64_t m = a_in.size(0), k = a_in.size(1), n = b_in.size(1);
   if (m == 0 || n == 0) return;
   if (c.dtype() == DType::Int64) {
@@ -72,6 +74,44 @@ void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha,
     cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), alpha, static_cast<const double*>(a.raw_data()),
                 int(lda), static_cast<const double*>(b.raw_data()), int(ldb), beta,
                 static_cast<double*>(c.raw_data()), int(ldc));
+  }
+}
+
+void gemm_batched(const Tensor& a_in, const Tensor& b_in, const Tensor& c) {
+  const int64_t B = a_in.size(0), m = a_in.size(1), k = a_in.size(2), n = b_in.size(2);
+  if (B == 0 || m == 0 || n == 0) return;
+  autograd::NoGradGuard ng;
+  if (c.dtype() == DType::Int64 || k == 0) {
+    for (int64_t i = 0; i < B; ++i) gemm(a_in.select(0, i), b_in.select(0, i), c.select(0, i));
+    return;
+  }
+  // One 2-D geometry for every batch entry; copy the whole operand if BLAS cannot read it.
+  auto plan = [](Tensor t, CBLAS_TRANSPOSE& tr, int64_t& ld) {
+    Tensor m0 = make_view(t, {t.size(1), t.size(2)}, {t.stride(1), t.stride(2)}, t.offset());
+    if (blas_layout(m0, tr, ld)) return t;
+    t = t.clone();
+    m0 = make_view(t, {t.size(1), t.size(2)}, {t.stride(1), t.stride(2)}, t.offset());
+    blas_layout(m0, tr, ld);
+    return t;
+  };
+  CBLAS_TRANSPOSE ta, tb;
+  int64_t lda, ldb;
+  Tensor a = plan(a_in, ta, lda), b = plan(b_in, tb, ldb);
+  const int64_t sa = a.stride(0), sb = b.stride(0), sc = m * n, ldc = n;
+  if (c.dtype() == DType::Float32) {
+    const float* A = static_cast<const float*>(a.raw_data());
+    const float* Bp = static_cast<const float*>(b.raw_data());
+    float* C = static_cast<float*>(c.raw_data());
+    for (int64_t i = 0; i < B; ++i)
+      cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, A + i * sa, int(lda), Bp + i * sb, int(ldb),
+                  0.0f, C + i * sc, int(ldc));
+  } else {
+    const double* A = static_cast<const double*>(a.raw_data());
+    const double* Bp = static_cast<const double*>(b.raw_data());
+    double* C = static_cast<double*>(c.raw_data());
+    for (int64_t i = 0; i < B; ++i)
+      cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, A + i * sa, int(lda), Bp + i * sb, int(ldb),
+                  0.0, C + i * sc, int(ldc));
   }
 }
 

@@ -1,6 +1,7 @@
 // Reduction driver shared by sum, mean, prod, amax, ...: splits the input's
 // dims into kept and reduced, and calls a per-output reducer.
 #pragma once
+#include <array>
 #include <vector>
 
 #include "core/kernels/loops.h"
@@ -69,6 +70,36 @@ void for_each_reduced(const T* first, const ReducePlan& p, F&& f) {
       off -= (p.red_shape[d] - 1) * p.red_strides[d];
     }
   }
+}
+
+// Lines along `dim` (scans and row-wise ops: cumsum, softmax). For every line,
+// f(offsets) gets each operand's element offset of the line's first element;
+// operand k steps by strides[k][dim] along the line. Parallel over lines.
+// `shape` must have at least one dim (callers view 0-d tensors as [1]).
+template <size_t N, class F>
+void for_each_line(const Shape& shape, int64_t dim, const std::array<Shape, N>& strides, int64_t cost_per_line,
+                   F&& f) {
+  Shape osz;
+  std::array<Shape, N> ost;
+  for (int64_t d = 0; d < int64_t(shape.size()); ++d) {
+    if (d == dim) continue;
+    osz.push_back(shape[d]);
+    for (size_t k = 0; k < N; ++k) ost[k].push_back(strides[k][d]);
+  }
+  const int64_t n_lines = numel_of(osz), nd = int64_t(osz.size());
+  if (n_lines == 0) return;
+  parallel_for(n_lines, cost_per_line, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      std::array<int64_t, N> off{};
+      int64_t r = o;
+      for (int64_t d = nd - 1; d >= 0; --d) {
+        const int64_t i = r % osz[d];
+        r /= osz[d];
+        for (size_t k = 0; k < N; ++k) off[k] += i * ost[k][d];
+      }
+      f(off);
+    }
+  });
 }
 
 }  // namespace shanshui::kernels

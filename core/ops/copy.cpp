@@ -64,13 +64,20 @@ Tensor& Tensor::copy_(const Tensor& src) {
   SS_CHECK(broadcast_shapes(shape(), src.shape(), "copy_") == shape(), ValueError, "copy_: source of shape ",
            src.shape(), " cannot be broadcast to the destination shape ", shape());
   if (autograd::needs_grad(src) || (autograd::GradMode::is_enabled() && requires_grad())) {
-    // Differentiable path: the new value is src (converted, broadcast); rebase history onto it.
-    Tensor v = src.dtype() == dtype() ? src : src.to(dtype());
+    // Differentiable path: the new value is a copy of src (converted, broadcast);
+    // rebase history onto it. (A fresh node even when src is a leaf, so the
+    // gradient reaches src's accumulator.)
+    Tensor v = src.to(dtype(), /*copy=*/true);
     v = v.shape() == shape() ? v : v.expand(shape());
     return detail::assign_inplace(*this, v, "copy_", /*cast=*/false);
   }
   check_inplace_allowed(*this, "copy_");
-  kernels::copy_strided(*this, src);
+  if (src.storage() == storage() && !(src.offset() == offset() && src.strides() == strides() && src.shape() == shape())) {
+    // Overlapping source (e.g. x.copy_(x.t())): read from a snapshot.
+    kernels::copy_strided(*this, src.clone());
+  } else {
+    kernels::copy_strided(*this, src);
+  }
   impl()->storage->bump_version();
   return *this;
 }

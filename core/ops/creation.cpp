@@ -55,11 +55,16 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype)
 Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   SS_CHECK(steps >= 0, ValueError, "linspace: number of steps must be non-negative, got ", steps);
   Tensor t = empty({steps}, dtype);
-  SS_DISPATCH_FLOAT(dtype, "linspace", [&](auto tag) {
+  SS_DISPATCH_NUMERIC(dtype, "linspace", [&](auto tag) {
     using T = decltype(tag);
     T* p = static_cast<T*>(t.raw_data());
-    double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
-    // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
+    if (steps == 1) {
+      p[0] = static_cast<T>(start);
+      return;
+    }
+    double step = (end - start) / double(steps - 1);
+    // Fill from both ends, as PyTorch does, so the last value is exactly `end`
+    // (integer dtypes truncate the same double values).
     int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i)
       p[i] = static_cast<T>(i < half ? start + step * double(i) : end - step * double(steps - 1 - i));

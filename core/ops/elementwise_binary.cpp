@@ -66,8 +66,16 @@ DType arith_type(const char* op, const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
+namespace {
+void check_alpha(const char* op, DType t, Scalar alpha) {
+  SS_CHECK(is_floating(t) || alpha.kind != DType::Float64, TypeError, op,
+           ": for integral input tensors, argument alpha must not be a floating point number (got ", alpha.v, ")");
+}
+}  // namespace
+
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   DType t = result_type(a, b);
+  check_alpha("add", t, alpha);
   Tensor out;
   if (t == DType::Bool) {
     out = arith("add", a, b, DType::Int64, [](auto p, auto q) { return p + q; }).to(DType::Bool);
@@ -78,10 +86,13 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
     out = arith("add", a, b, t, [al](auto p, auto q) { return p + static_cast<decltype(q)>(al) * q; });
   }
   if (needs_grad(a, b)) {
+    // Only the gradients that are needed: x + 1.0 must not reduce g to the scalar's shape.
     Shape as = a.shape(), bs = b.shape();
     double al = alpha.v;
-    record("AddBackward", {a, b}, out, [as, bs, al](const Tensor& g) {
-      return tensor_list{sum_to(g, as), sum_to(al == 1.0 ? g : g.mul(scalar_tensor(al, g.dtype())), bs)};
+    bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record("AddBackward", {a, b}, out, [as, bs, al, need_a, need_b](const Tensor& g) {
+      return tensor_list{need_a ? sum_to(g, as) : Tensor(),
+                         need_b ? sum_to(al == 1.0 ? g : g.mul(scalar_tensor(al, g.dtype())), bs) : Tensor()};
     });
   }
   return out;
@@ -89,13 +100,16 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
 
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   DType t = arith_type("sub", a, b);
+  check_alpha("sub", t, alpha);
   double al = alpha.v;
   Tensor out = al == 1.0 ? arith("sub", a, b, t, [](auto p, auto q) { return p - q; })
                          : arith("sub", a, b, t, [al](auto p, auto q) { return p - static_cast<decltype(q)>(al) * q; });
   if (needs_grad(a, b)) {
     Shape as = a.shape(), bs = b.shape();
-    record("SubBackward", {a, b}, out, [as, bs, al](const Tensor& g) {
-      return tensor_list{sum_to(g, as), sum_to(g.mul(scalar_tensor(-al, g.dtype())), bs)};
+    bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record("SubBackward", {a, b}, out, [as, bs, al, need_a, need_b](const Tensor& g) {
+      return tensor_list{need_a ? sum_to(g, as) : Tensor(),
+                         need_b ? sum_to(g.mul(scalar_tensor(-al, g.dtype())), bs) : Tensor()};
     });
   }
   return out;
@@ -122,10 +136,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b)) {
     SavedTensor sb(b), so(b.requires_grad() ? out : Tensor(), true);
     Shape as = a.shape(), bs = b.shape();
-    bool need_b = b.requires_grad();
-    record("DivBackward", {a, b}, out, [sb, so, as, bs, need_b](const Tensor& g) {
+    bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record("DivBackward", {a, b}, out, [sb, so, as, bs, need_a, need_b](const Tensor& g) {
       Tensor bv = sb.unpack();
-      Tensor ga = sum_to(g.div(bv), as);
+      Tensor ga = need_a ? sum_to(g.div(bv), as) : Tensor();
       // d(a/b)/db = -(a/b)/b
       Tensor gb = need_b ? sum_to(neg(g.mul(so.unpack()).div(bv)), bs) : Tensor();
       return tensor_list{ga, gb};
@@ -152,11 +166,11 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b)) {
     SavedTensor sa(a), sb(b), so(out, true);
     Shape as = a.shape(), bs = b.shape();
-    bool need_b = b.requires_grad();
-    record("PowBackward", {a, b}, out, [sa, sb, so, as, bs, need_b](const Tensor& g) {
+    bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record("PowBackward", {a, b}, out, [sa, sb, so, as, bs, need_a, need_b](const Tensor& g) {
       Tensor av = sa.unpack(), bv = sb.unpack();
       // d/da a^b = b * a^(b-1); written as b * a^(b-1) (not b*out/a) so a = 0 stays finite.
-      Tensor ga = sum_to(g.mul(bv.mul(pow(av, bv.sub(scalar_tensor(1.0, bv.dtype()))))), as);
+      Tensor ga = need_a ? sum_to(g.mul(bv.mul(pow(av, bv.sub(scalar_tensor(1.0, bv.dtype()))))), as) : Tensor();
       Tensor gb;
       if (need_b) {
         // d/db a^b = a^b * log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's convention).

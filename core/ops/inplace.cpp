@@ -12,10 +12,30 @@
 namespace shanshui {
 
 void check_inplace_allowed(const Tensor& self, const char* op) {
-  SS_CHECK(!(autograd::GradMode::is_enabled() && self.is_leaf() && self.requires_grad()), RuntimeError, op,
-           ": a leaf Variable that requires grad (shape ", self.shape(),
+  if (!autograd::GradMode::is_enabled() || !self.requires_grad()) return;
+  SS_CHECK(!self.is_leaf(), RuntimeError, op, ": a leaf Variable that requires grad (shape ", self.shape(),
            ") is being used in an in-place operation; wrap it in no_grad() or use an out-of-place op");
+  // PyTorch rebases the base's history here (CopySlices); we do not, so refuse
+  // rather than write into memory that another tensor's history depends on.
+  SS_CHECK(!self.impl()->is_view, RuntimeError, op, ": in-place operation on a view (shape ", self.shape(),
+           ") of a tensor that requires grad is not supported; apply it to the base tensor or use an "
+           "out-of-place op");
 }
+
+namespace {
+// self (which requires grad) was overwritten by a value without a gradient: it
+// keeps requiring grad, through a node that sends nothing back (PyTorch's
+// FillBackward / CopyBackwards), so code downstream still sees a graph.
+void rebase_without_grad(Tensor& self, const char* name) {
+  autograd::record(name, {self}, self, [](const Tensor&) { return autograd::tensor_list{Tensor()}; });
+}
+
+// The out-of-place op of an in-place one may save `self` for backward, and self
+// is about to be overwritten: give it a copy when a graph is being recorded.
+Tensor self_for_backward(const Tensor& self, const Tensor& other) {
+  return autograd::needs_grad(self, other) ? self.clone() : self;
+}
+}  // namespace
 
 namespace detail {
 
@@ -37,8 +57,7 @@ Tensor& assign_inplace(Tensor& self, const Tensor& result, const char* op, bool 
     self.impl()->grad_fn = r.grad_fn();
     self.impl()->output_nr = r.impl()->output_nr;
   } else if (autograd::GradMode::is_enabled() && self.grad_fn()) {
-    // Overwritten by a value without history: the old history no longer applies.
-    self.impl()->grad_fn = nullptr;
+    rebase_without_grad(self, "CopyBackwards");
   }
   return self;
 }
@@ -51,15 +70,19 @@ Tensor& Tensor::add_(const Tensor& o, Scalar alpha) {
 Tensor& Tensor::sub_(const Tensor& o, Scalar alpha) {
   return detail::assign_inplace(*this, shanshui::sub(*this, o, alpha), "sub_");
 }
-Tensor& Tensor::mul_(const Tensor& o) { return detail::assign_inplace(*this, shanshui::mul(*this, o), "mul_"); }
-Tensor& Tensor::div_(const Tensor& o) { return detail::assign_inplace(*this, shanshui::div(*this, o), "div_"); }
+Tensor& Tensor::mul_(const Tensor& o) {
+  return detail::assign_inplace(*this, shanshui::mul(self_for_backward(*this, o), o), "mul_");
+}
+Tensor& Tensor::div_(const Tensor& o) {
+  return detail::assign_inplace(*this, shanshui::div(*this, o), "div_");  // div does not save its first input
+}
 Tensor& Tensor::add_(Scalar s) { return detail::assign_inplace(*this, shanshui::add(*this, s), "add_"); }
 Tensor& Tensor::mul_(Scalar s) { return detail::assign_inplace(*this, shanshui::mul(*this, s), "mul_"); }
 Tensor& Tensor::masked_fill_(const Tensor& m, Scalar v) {
   return detail::assign_inplace(*this, shanshui::masked_fill(*this, m, v), "masked_fill_");
 }
 Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
-  return detail::assign_inplace(*this, shanshui::clamp(*this, lo, hi), "clamp_");
+  return detail::assign_inplace(*this, shanshui::clamp(self_for_backward(*this, Tensor()), lo, hi), "clamp_");
 }
 
 Tensor& Tensor::fill_(Scalar v) {
@@ -75,7 +98,7 @@ Tensor& Tensor::fill_(Scalar v) {
                              });
   });
   impl()->storage->bump_version();
-  if (autograd::GradMode::is_enabled() && grad_fn()) impl()->grad_fn = nullptr;
+  if (autograd::GradMode::is_enabled() && grad_fn()) rebase_without_grad(*this, "FillBackward");
   return *this;
 }
 

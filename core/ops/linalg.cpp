@@ -53,7 +53,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   Tensor out = empty({B, a.size(1), b.size(2)}, a.dtype());
   {
     autograd::NoGradGuard ng;
-    for (int64_t i = 0; i < B; ++i) kernels::gemm(a.select(0, i), b.select(0, i), out.select(0, i));
+    kernels::gemm_batched(a, b, out);
   }
   if (needs_grad(a, b)) {
     SavedTensor sa(b.requires_grad() ? a : Tensor()), sb(a.requires_grad() ? b : Tensor());
@@ -86,15 +86,19 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     mismatch(a.size(0), b.size(0));
     return mm(a.unsqueeze(0), b).squeeze(0);
   }
-  if (da == 2 && db == 2) return mm(a, b);
+  if (da == 2 && db == 2) {
+    mismatch(a.size(1), b.size(0));
+    return mm(a, b);
+  }
   if (da >= 3 && db <= 2) {
     // Fold the batch dims of a into rows: one GEMM instead of a batch of small ones.
     const int64_t k = a.size(-1);
     mismatch(k, b.size(0));
     Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+    const int64_t rows = numel_of(out_shape);  // explicit: -1 cannot be inferred when k == 0
     Tensor bm = db == 1 ? b.unsqueeze(1) : b;
     if (db == 2) out_shape.push_back(b.size(1));
-    return mm(a.reshape({-1, k}), bm).reshape(out_shape);
+    return mm(a.reshape({rows, k}), bm).reshape(out_shape);
   }
   // General batched case with broadcast batch dims.
   Tensor a2 = da == 1 ? a.unsqueeze(0) : a;
@@ -120,13 +124,17 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   SS_CHECK(x.size(-1) == w.size(1), ValueError, "linear: input has ", x.size(-1), " features (shape ", x.shape(),
            ") but the weight expects ", w.size(1), " (weight shape ", w.shape(), ")");
   check_matmul_dtypes("linear", x, w);
-  if (b.defined())
+  if (b.defined()) {
     SS_CHECK(b.dim() == 1 && b.size(0) == w.size(0), ValueError, "linear: bias of shape ", b.shape(),
              " does not match the weight's ", w.size(0), " output features");
+    check_matmul_dtypes("linear", x, b);
+  }
   const int64_t in = w.size(1), outf = w.size(0);
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
+  // Explicit row count: -1 cannot be inferred when in_features or out_features is 0.
+  const int64_t rows = numel_of(out_shape);
   out_shape.push_back(outf);
-  Tensor x2 = x.detach().reshape({-1, in});
+  Tensor x2 = x.detach().reshape({rows, in});
   Tensor out2 = empty({x2.size(0), outf}, x.dtype());
   if (b.defined()) kernels::copy_strided(out2, b);  // bias in C, beta = 1: one pass over the output
   kernels::gemm(x2, w.detach().t(), out2, 1.0, b.defined() ? 1.0 : 0.0);
@@ -137,11 +145,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     Shape xs = x.shape();
     std::vector<Tensor> inputs{x, w};
     if (b.defined()) inputs.push_back(b);
-    record("LinearBackward", inputs, out, [sx, sw, need_b, xs, in, outf](const Tensor& g) {
-      Tensor g2 = g.reshape({-1, outf});
+    record("LinearBackward", inputs, out, [sx, sw, need_b, xs, rows, in, outf](const Tensor& g) {
+      Tensor g2 = g.reshape({rows, outf});
       tensor_list r(need_b ? 3 : 2);
       if (sw.defined()) r[0] = mm(g2, sw.unpack()).reshape(xs);
-      if (sx.defined()) r[1] = mm(g2.t(), sx.unpack().reshape({-1, in}));
+      if (sx.defined()) r[1] = mm(g2.t(), sx.unpack().reshape({rows, in}));
       if (need_b) r[2] = g2.sum({0});
       return r;
     });

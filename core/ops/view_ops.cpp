@@ -1,7 +1,9 @@
 // Views: new geometry over the same storage. Each records a backward that
 // maps the gradient back to the input's geometry.
 #include <algorithm>
+#include <functional>
 
+#include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "core/ops.h"
 #include "core/ops/inplace.h"
@@ -44,6 +46,10 @@ Shape infer_shape(const char* op, const Shape& in_shape, const Shape& shape) {
 // Strides for viewing (shape, strides) as new_shape without a copy, if possible (PyTorch's computeStride).
 bool view_strides(const Shape& old_shape, const Shape& old_strides, const Shape& new_shape, Shape& out) {
   out.assign(new_shape.size(), 0);
+  if (old_shape.empty()) {  // a 0-d tensor: every new dim has size 1
+    out.assign(new_shape.size(), 1);
+    return true;
+  }
   if (numel_of(old_shape) == 0) {
     out = contiguous_strides(new_shape);
     return true;
@@ -68,6 +74,20 @@ bool view_strides(const Shape& old_shape, const Shape& old_strides, const Shape&
     }
   }
   return view_d == -1;
+}
+
+// The backward of slice/select: zeros of the input's shape with the gradient
+// written into the same window. Recorded itself (its backward takes that window
+// of the incoming gradient), so create_graph sees through it.
+Tensor embed_in_zeros(const char* name, const Tensor& g, const Shape& in,
+                      const std::function<Tensor(const Tensor&)>& window) {
+  Tensor r = zeros(in, g.dtype());
+  {
+    autograd::NoGradGuard ng;
+    kernels::copy_strided(window(r), g);
+  }
+  if (needs_grad(g)) record(name, {g}, r, [window](const Tensor& gg) { return tensor_list{window(gg)}; });
+  return r;
 }
 
 // A view op's backward: reshape the gradient back.
@@ -113,6 +133,7 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
 
 Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
   int64_t d = wrap_dim(dim, x.dim(), "unflatten");
+  SS_CHECK(!sizes.empty(), ValueError, "unflatten: sizes must be non-empty");
   Shape inner = infer_shape("unflatten", {x.size(d)}, sizes);
   Shape s(x.shape().begin(), x.shape().begin() + d);
   s.insert(s.end(), inner.begin(), inner.end());
@@ -144,8 +165,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   int64_t n = x.dim();
-  if (n == 0) return x;
   int64_t a = wrap_dim(d0, n, "transpose"), b = wrap_dim(d1, n, "transpose");
+  if (n == 0) return x;
   std::vector<int64_t> p(n);
   for (int64_t i = 0; i < n; ++i) p[i] = i;
   std::swap(p[a], p[b]);
@@ -160,9 +181,8 @@ Tensor squeeze(const Tensor& x) {
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
-  if (x.dim() == 0) return x;
   int64_t d = wrap_dim(dim, x.dim(), "squeeze");
-  if (x.size(d) != 1) return x;
+  if (x.dim() == 0 || x.size(d) != 1) return x;
   Shape s = x.shape();
   s.erase(s.begin() + d);
   return reshape(x, s);
@@ -193,6 +213,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     }
     int64_t have = x.shape()[i - lead];
     int64_t want = shape[i] == -1 ? have : shape[i];
+    SS_CHECK(want >= 0, ValueError, "expand: invalid size ", shape[i], " at dim ", i, " (target sizes ", shape, ")");
     SS_CHECK(have == want || have == 1, ValueError, "expand: the expanded size of the tensor (", want,
              ") must match the existing size (", have, ") at non-singleton dimension ", i, ".  Target sizes: ",
              shape, ".  Tensor sizes: ", x.shape());
@@ -224,14 +245,12 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
   Tensor out = make_view(x, s, st, x.offset() + b * x.stride(d));
   if (needs_grad(x)) {
     Shape in = x.shape();
-    DType dt = x.dtype();
-    record("SliceBackward", {x}, out, [in, dt, d, b, step, s](const Tensor& g) {
-      Tensor r = zeros(in, g.dtype());
-      Tensor window = slice(r, d, b, b + (s[d] - 1) * step + 1, step);
-      kernels::copy_strided(window, g);
-      return tensor_list{r};
+    const int64_t stop_at = len > 0 ? b + (len - 1) * step + 1 : b;  // (a negative stop would wrap)
+    record("SliceBackward", {x}, out, [in, d, b, stop_at, step](const Tensor& g) {
+      return tensor_list{embed_in_zeros("SliceBackwardBackward", g, in, [d, b, stop_at, step](const Tensor& t) {
+        return slice(t, d, b, stop_at, step);
+      })};
     });
-    (void)dt;
   }
   return out;
 }
@@ -262,9 +281,8 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   if (needs_grad(x)) {
     Shape in = x.shape();
     record("SelectBackward", {x}, out, [in, d, index](const Tensor& g) {
-      Tensor r = zeros(in, g.dtype());
-      kernels::copy_strided(select(r, d, index), g);
-      return tensor_list{r};
+      return tensor_list{embed_in_zeros("SelectBackwardBackward", g, in,
+                                        [d, index](const Tensor& t) { return select(t, d, index); })};
     });
   }
   return out;

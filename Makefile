@@ -1,0 +1,133 @@
+# shanshui: the two commands a newcomer runs.
+#
+#   make demo   build the library and the Python extension, train the demo
+#   make test   build and run every C++ test (Release and ASan+UBSan) and every
+#               Python test (including the PyTorch oracle)
+#
+# Each target installs what it needs on a fresh Debian machine: Debian packages
+# through apt-get (only when one is missing) and Python packages through pip.
+# A stamp file per requirement set keeps repeated runs fast.
+
+PYTHON     ?= python3
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= 2
+
+# Debian packages the build needs. cmake and ninja are taken from PATH when
+# there (pip's wheels often are) and installed from Debian otherwise.
+APT_PACKAGES := g++ libopenblas-openmp-dev libopenblas-dev catch2 \
+                nlohmann-json3-dev libstb-dev
+
+# Root runs apt-get directly; anyone else goes through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+STAMPS := $(BUILD)/.stamps
+
+.PHONY: all demo test test-cpp test-asan test-python setup setup-test setup-demo \
+        build build-asan clean
+
+all: build
+
+# --- set-up ------------------------------------------------------------------
+
+setup: $(STAMPS)/apt $(STAMPS)/pip-build
+setup-test: setup $(STAMPS)/pip-test
+setup-demo: setup $(STAMPS)/pip-demo
+
+$(STAMPS)/apt:
+	@mkdir -p $(STAMPS)
+	@set -e; \
+	missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
+	$(PYTHON) -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	$(PYTHON) -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+	  || missing="$$missing python3-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+# pip refuses to touch a Debian-managed Python (PEP 668) unless told; a pyenv
+# or venv Python has no marker and needs no flag.
+PIP_FLAGS := $(shell $(PYTHON) -c 'import os, sysconfig; print("--break-system-packages" if os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")) and not os.environ.get("VIRTUAL_ENV") else "")' 2>/dev/null)
+
+# pip install -r is a quick, offline no-op for requirements already satisfied,
+# so it both checks and fills in; the stamp skips even that on later runs.
+define pip_install
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m pip install -q --disable-pip-version-check $(PIP_FLAGS) -r $(1)
+	@touch $@
+endef
+
+$(STAMPS)/pip-build: requirements-build.txt | $(STAMPS)/apt
+	$(call pip_install,requirements-build.txt)
+$(STAMPS)/pip-test: requirements-test.txt requirements-build.txt | $(STAMPS)/apt
+	$(call pip_install,requirements-test.txt)
+$(STAMPS)/pip-demo: requirements-demo.txt requirements-build.txt | $(STAMPS)/apt
+	$(call pip_install,requirements-demo.txt)
+
+# --- builds ------------------------------------------------------------------
+
+# pybind11's CMake package ships inside its pip wheel; hand its location and
+# this Python to CMake so the extension matches the interpreter that runs it.
+CMAKE_PY_ARGS = -DPython_EXECUTABLE="$$(command -v $(PYTHON))" \
+                -Dpybind11_DIR="$$($(PYTHON) -m pybind11 --cmakedir)"
+
+build: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DSHANSHUI_BUILD_PYTHON=ON -DSHANSHUI_BUILD_TESTS=ON -DSHANSHUI_BUILD_EXAMPLES=ON $(CMAKE_PY_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the C++ tests, at -O1 so
+# the suite stays quick while stack traces stay readable.
+build-asan: setup
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	  -DSHANSHUI_SANITIZE=ON -DSHANSHUI_BUILD_PYTHON=OFF -DSHANSHUI_BUILD_TESTS=ON -DSHANSHUI_BUILD_EXAMPLES=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# --- the two commands --------------------------------------------------------
+
+demo: setup-demo build
+	PYTHONPATH=python $(PYTHON) examples/digits_mlp.py
+
+test: setup-test
+	$(MAKE) --no-print-directory test-cpp
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-python
+	@echo "make test: all C++ (Release, ASan+UBSan) and Python tests passed"
+
+test-cpp: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# LeakSanitizer needs to stop the process's threads with ptrace; under a
+# sandbox that forbids it, LSan aborts every run, so a one-line probe decides:
+# leaks are checked wherever LSan works (it does on this project's machines)
+# and reported as skipped where it cannot run.
+test-asan: build-asan
+	@set -e; \
+	printf 'int main(){return 0;}\n' > $(ASAN_BUILD)/lsan_probe.cpp; \
+	g++ -fsanitize=address $(ASAN_BUILD)/lsan_probe.cpp -o $(ASAN_BUILD)/lsan_probe; \
+	if ASAN_OPTIONS=detect_leaks=1 $(ASAN_BUILD)/lsan_probe >/dev/null 2>&1; then leaks=1; \
+	else leaks=0; echo "test-asan: LeakSanitizer cannot run here (ptrace denied); leak checks off"; fi; \
+	cd $(ASAN_BUILD) && \
+	ASAN_OPTIONS=detect_leaks=$$leaks:abort_on_error=0:strict_init_order=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --output-on-failure -j $(JOBS)
+
+# pytest exits 5 when it collects nothing; that is not a failure of the code
+# (it happens only before the first Python test exists), so say it and go on.
+test-python: build
+	@set +e; PYTHONPATH=python $(PYTHON) -m pytest -q tests/python; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "test-python: no Python tests collected"; exit 0; fi; exit $$rc
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) _skbuild dist
+	find python -name '_C*.so' -delete
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,614 @@
+// Unary elementwise ops and activations, each with its backward.
+//
+// dtype rules (PyTorch): exp/log/sqrt/rsqrt/sin/cos/tanh/sigmoid promote bool and
+// int64 to float32; neg/abs/relu/sign keep int64; gelu/elu/leaky_relu need float.
+// float64 uses std:: double math. Contiguous float32 runs of exp/tanh/sigmoid/gelu
+// go through the 8-lane kernels in vm:: below (within 5e-7 relative of exact
+// results, checked over a sweep of all float bit patterns), the rest use std::.
+//
+// Backward closures compute the gradient with one fused kernel when no graph is
+// being built (the usual case), and with differentiable Tensor ops under
+// create_graph so higher-order gradients work.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <string>
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "core/dispatch.h"
+#include "core/kernels/elementwise.h"
+#include "core/ops.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"  // 32-byte vector types by value: all internal, inlined
+#endif
+
+namespace shanshui {
+
+using autograd::GradMode;
+using autograd::needs_grad;
+using autograd::record;
+using autograd::SavedTensor;
+using autograd::tensor_list;
+
+namespace {
+
+// ---- 8-lane float math (GCC/Clang vector extensions: no intrinsics, any target) ----
+// Written branch-free, since GCC will not if-convert FP selects under the default
+// -ftrapping-math, so scalar versions of these would not vectorise.
+namespace vm {
+using v8f = float __attribute__((vector_size(32)));
+using v8i = int32_t __attribute__((vector_size(32)));
+
+inline v8f splat(float v) { return v8f{v, v, v, v, v, v, v, v}; }
+inline v8f abs(v8f x) { return (v8f)((v8i)x & 0x7fffffff); }
+inline v8f copysign(v8f mag, v8f sgn) {
+  return (v8f)(((v8i)mag & 0x7fffffff) | ((v8i)sgn & static_cast<int32_t>(0x80000000u)));
+}
+
+// exp(x + xl) for a small correction xl: Cody-Waite reduction x = n ln2 + r,
+// cephes' degree-5 minimax polynomial for e^r, and 2^n applied as two factors
+// so results in the subnormal range and near FLT_MAX are still right.
+inline v8f exp(v8f x, v8f xl = v8f{}) {
+  x = x < -104.0f ? splat(-104.0f) : x;  // NaN lanes compare false and pass through
+  x = x > 89.0f ? splat(89.0f) : x;
+  const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  v8f t = (x + xl) * 1.44269504088896341f + kMagic;
+  v8i n = (v8i)t - (v8i)splat(kMagic);
+  v8f nf = t - kMagic;
+  v8f r = x - nf * 0.693359375f;  // exact: the constant has 9 significant bits
+  r = r - nf * -2.12194440e-4f + xl;
+  v8f z = r * r;
+  v8f p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * z + r + 1.0f;
+  v8i n1 = n >> 1, n2 = n - n1;
+  return p * (v8f)((n1 + 127) << 23) * (v8f)((n2 + 127) << 23);
+}
+
+// 1/(1+e^-|x|), mirrored for x < 0, so no cancellation on either side.
+inline v8f sigmoid(v8f x) {
+  v8f e = vm::exp(-vm::abs(x));
+  v8f s = 1.0f / (1.0f + e);
+  return x >= 0.0f ? s : e * s;
+}
+
+// cephes' odd polynomial for |x| < 0.625, else 1 - 2/(e^{2|x|} + 1).
+inline v8f tanh(v8f x) {
+  v8f a = vm::abs(x);
+  v8f z = x * x;
+  v8f p = splat(-5.70498872745e-3f);
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  v8f small = a + a * z * p;
+  v8f big = 1.0f - 2.0f / (vm::exp(2.0f * a) + 1.0f);
+  return vm::copysign(a < 0.625f ? small : big, x);
+}
+
+// Standard normal CDF Phi(x) = erfc(-x/sqrt2)/2 via Numerical Recipes' erfcc
+// (fractional error < 1.2e-7), so the lower tail keeps its relative accuracy.
+inline v8f normal_cdf(v8f x) {
+  v8f a = vm::abs(x);
+  a = a > 14.85f ? splat(14.85f) : a;  // Phi underflows float beyond this anyway
+  v8f t = 1.0f / (1.0f + 0.35355339059327376f * a);  // 1/(1 + z/2), z = a/sqrt2
+  v8f q = splat(0.17087277f);
+  q = q * t - 0.82215223f;
+  q = q * t + 1.48851587f;
+  q = q * t - 1.13520398f;
+  q = q * t + 0.27886807f;
+  q = q * t - 0.18628806f;
+  q = q * t + 0.09678418f;
+  q = q * t + 0.37409196f;
+  q = q * t + 1.00002368f;
+  q = q * t - 1.26551223f;
+  // z^2 = a^2/2 as an exact hi + lo pair: the exponent reaches ~-110 and must keep its low bits.
+  v8f sq = a * a;
+#ifdef __FMA__
+  v8f sq_lo = __builtin_ia32_vfmaddps256(a, a, -sq);
+#else
+  v8f sq_lo = v8f{};
+#endif
+  v8f half = 0.5f * t * vm::exp(-0.5f * sq, q - 0.5f * sq_lo);
+  return x < 0.0f ? half : 1.0f - half;
+}
+
+constexpr float kInvSqrt2Pi = 0.398942280401432678f;
+constexpr double kInvSqrt2PiD = 0.398942280401432678;
+constexpr double kSqrt2OverPi = 0.797884560802865355;  // gelu "tanh": sqrt(2/pi)
+constexpr double kKappa = 0.044715;
+}  // namespace vm
+
+using vm::v8f;
+
+// Map an 8-lane function over a float32 tensor (any strides) into a new contiguous one.
+template <class VF>
+Tensor map_f32(const Tensor& x, VF vf) {
+  Tensor out = empty(x.shape(), DType::Float32);
+  float* o = static_cast<float*>(out.raw_data());
+  const float* xp = static_cast<const float*>(x.raw_data());
+  kernels::for_each_run<2>(x.shape(), {out.strides(), x.strides()}, kernels::kTranscendental,
+                           [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+                             float* op = o + off[0];
+                             const float* ip = xp + off[1];
+                             int64_t i = 0;
+                             if (st[1] == 1)
+                               for (; i + 8 <= n; i += 8) {
+                                 v8f v;
+                                 std::memcpy(&v, ip + i, sizeof v);
+                                 v = vf(v);
+                                 std::memcpy(op + i, &v, sizeof v);
+                               }
+                             for (; i < n; i += 8) {  // tail or strided: gather 8 lanes
+                               int64_t m = n - i < 8 ? n - i : 8;
+                               v8f v{};
+                               for (int64_t k = 0; k < m; ++k) v[k] = ip[(i + k) * st[1]];
+                               v = vf(v);
+                               for (int64_t k = 0; k < m; ++k) op[i + k] = v[k];
+                             }
+                           });
+  return out;
+}
+
+// Same for two float32 operands of one shape (backward kernels: grad and a saved tensor).
+template <class VF>
+Tensor map2_f32(const Tensor& a, const Tensor& b, VF vf) {
+  Tensor out = empty(a.shape(), DType::Float32);
+  float* o = static_cast<float*>(out.raw_data());
+  const float* ap = static_cast<const float*>(a.raw_data());
+  const float* bp = static_cast<const float*>(b.raw_data());
+  kernels::for_each_run<3>(a.shape(), {out.strides(), a.strides(), b.strides()}, kernels::kTranscendental,
+                           [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+                             float* op = o + off[0];
+                             const float* x = ap + off[1];
+                             const float* y = bp + off[2];
+                             int64_t i = 0;
+                             if (st[1] == 1 && st[2] == 1)
+                               for (; i + 8 <= n; i += 8) {
+                                 v8f u, v;
+                                 std::memcpy(&u, x + i, sizeof u);
+                                 std::memcpy(&v, y + i, sizeof v);
+                                 u = vf(u, v);
+                                 std::memcpy(op + i, &u, sizeof u);
+                               }
+                             for (; i < n; i += 8) {
+                               int64_t m = n - i < 8 ? n - i : 8;
+                               v8f u{}, v{};
+                               for (int64_t k = 0; k < m; ++k) {
+                                 u[k] = x[(i + k) * st[1]];
+                                 v[k] = y[(i + k) * st[2]];
+                               }
+                               u = vf(u, v);
+                               for (int64_t k = 0; k < m; ++k) op[i + k] = u[k];
+                             }
+                           });
+  return out;
+}
+
+Tensor cast(const Tensor& t, DType d) { return t.dtype() == d ? t : t.to(d); }
+
+// A function computed in floating point: bool/int64 input is promoted to float32.
+// `fd` is the scalar double/float version; `vf` the 8-lane float32 version (or null).
+template <class FD, class VF>
+Tensor float_unary(const char* op, const Tensor& x, FD fd, VF vf, int64_t cost = kernels::kTranscendental) {
+  DType t = to_floating(x.dtype());
+  Tensor xin = cast(x, t);
+  if constexpr (!std::is_same_v<VF, std::nullptr_t>) {
+    if (t == DType::Float32) return map_f32(xin, vf);
+  }
+  return SS_DISPATCH_FLOAT(t, op, [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::map_unary<T, T>(xin, t, [fd](T v) { return static_cast<T>(fd(v)); }, cost);
+  });
+}
+
+// Activation that PyTorch only defines for floating input.
+void check_float(const char* op, const Tensor& x) {
+  SS_CHECK(x.is_floating_point(), TypeError, op, ": expected a floating-point input, got ", dtype_name(x.dtype()),
+           " with shape ", x.shape());
+}
+
+// Gradient from grad `g` and saved `s` (same dtype as s): fused kernel `f(g, s)` when
+// no graph is being recorded, `composite()` (differentiable Tensor ops) otherwise.
+template <class F, class C>
+Tensor grad_kernel(const Tensor& g, const Tensor& s, F f, C composite, int64_t cost = kernels::kCheap) {
+  if (GradMode::is_enabled()) return composite();
+  Tensor gg = cast(g, s.dtype());
+  return SS_DISPATCH_FLOAT(s.dtype(), "backward", [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::map_binary<T, T, T>(gg, s, s.dtype(), [f](T a, T b) { return static_cast<T>(f(a, b)); },
+                                        "backward", cost);
+  });
+}
+
+Tensor zero_like_scalar(const Tensor& g) { return scalar_tensor(0.0, g.dtype()); }
+
+}  // namespace
+
+// ---- sign-preserving / integer-keeping ops -------------------------------------
+
+Tensor neg(const Tensor& x) {
+  SS_CHECK(x.dtype() != DType::Bool, TypeError,
+           "neg: negation of a bool tensor (shape ", x.shape(), ") is not supported; use logical_not");
+  Tensor out = SS_DISPATCH_NUMERIC(x.dtype(), "neg", [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::map_unary<T, T>(x, x.dtype(), [](T v) { return static_cast<T>(-v); });
+  });
+  if (needs_grad(x)) record("NegBackward", {x}, out, [](const Tensor& g) { return tensor_list{neg(g)}; });
+  return out;
+}
+
+Tensor abs(const Tensor& x) {
+  SS_CHECK(x.dtype() != DType::Bool, TypeError, "abs: not supported for bool tensors (shape ", x.shape(), ")");
+  Tensor out = SS_DISPATCH_NUMERIC(x.dtype(), "abs", [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::map_unary<T, T>(x, x.dtype(), [](T v) { return v < T(0) ? static_cast<T>(-v) : v; });
+  });
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    // d|x|/dx = sign(x), with sign(0) = sign(nan) = 0 as PyTorch.
+    record("AbsBackward", {x}, out, [sx](const Tensor& g) {
+      Tensor xv = sx.unpack();
+      return tensor_list{grad_kernel(
+          g, xv, [](auto gv, auto v) { return v > 0 ? gv : (v < 0 ? -gv : decltype(gv)(0)); },
+          [&] { return g.mul(sign(xv)); })};
+    });
+  }
+  return out;
+}
+
+Tensor sign(const Tensor& x) {
+  if (x.dtype() == DType::Bool) return x.clone();
+  Tensor out = SS_DISPATCH_NUMERIC(x.dtype(), "sign", [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::map_unary<T, T>(x, x.dtype(), [](T v) { return static_cast<T>((T(0) < v) - (v < T(0))); });
+  });
+  if (needs_grad(x)) record("SignBackward", {x}, out, [](const Tensor& g) { return tensor_list{zeros_like(g)}; });
+  return out;
+}
+
+Tensor relu(const Tensor& x) {
+  SS_CHECK(x.dtype() != DType::Bool, TypeError, "relu: bool inputs are not supported (shape ", x.shape(), ")");
+  Tensor out = SS_DISPATCH_NUMERIC(x.dtype(), "relu", [&](auto tag) {
+    using T = decltype(tag);
+    return kernels::map_unary<T, T>(x, x.dtype(), [](T v) { return v < T(0) ? T(0) : v; });  // keeps NaN
+  });
+  if (needs_grad(x)) {
+    SavedTensor so(out, true);
+    // PyTorch's threshold_backward on the result: grad where result > 0 (so relu'(0) = 0).
+    record("ReluBackward", {x}, out, [so](const Tensor& g) {
+      Tensor o = so.unpack();
+      return tensor_list{grad_kernel(
+          g, o, [](auto gv, auto ov) { return ov <= 0 ? decltype(gv)(0) : gv; },
+          [&] { return where(le(o, 0.0), zero_like_scalar(g), g); })};
+    });
+  }
+  return out;
+}
+
+// ---- transcendental ops ------------------------------------------------------------
+
+Tensor exp(const Tensor& x) {
+  Tensor out = float_unary("exp", x, [](auto v) { return std::exp(v); }, [](v8f v) { return vm::exp(v); });
+  if (needs_grad(x)) {
+    SavedTensor so(out, true);
+    record("ExpBackward", {x}, out, [so](const Tensor& g) { return tensor_list{g.mul(so.unpack())}; });
+  }
+  return out;
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = float_unary("log", x, [](auto v) { return std::log(v); }, nullptr);
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    record("LogBackward", {x}, out, [sx](const Tensor& g) { return tensor_list{g.div(sx.unpack())}; });
+  }
+  return out;
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = float_unary("sqrt", x, [](auto v) { return std::sqrt(v); }, nullptr, kernels::kCheap);
+  if (needs_grad(x)) {
+    SavedTensor so(out, true);
+    // d sqrt(x) = 1 / (2 sqrt(x)), from the saved result as PyTorch.
+    record("SqrtBackward", {x}, out, [so](const Tensor& g) {
+      Tensor o = so.unpack();
+      return tensor_list{grad_kernel(
+          g, o, [](auto gv, auto ov) { return gv / (ov + ov); }, [&] { return g.div(mul(o, 2.0)); })};
+    });
+  }
+  return out;
+}
+
+Tensor rsqrt(const Tensor& x) {
+  Tensor out = float_unary("rsqrt", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); }, nullptr, kernels::kCheap);
+  if (needs_grad(x)) {
+    SavedTensor so(out, true);
+    // d x^{-1/2} = -1/2 x^{-3/2} = -1/2 out^3
+    record("RsqrtBackward", {x}, out, [so](const Tensor& g) {
+      Tensor o = so.unpack();
+      return tensor_list{grad_kernel(
+          g, o, [](auto gv, auto ov) { return decltype(ov)(-0.5) * gv * ov * ov * ov; },
+          [&] { return mul(g.mul(o.mul(o).mul(o)), -0.5); })};
+    });
+  }
+  return out;
+}
+
+Tensor sin(const Tensor& x) {
+  Tensor out = float_unary("sin", x, [](auto v) { return std::sin(v); }, nullptr);
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    record("SinBackward", {x}, out, [sx](const Tensor& g) { return tensor_list{g.mul(cos(sx.unpack()))}; });
+  }
+  return out;
+}
+
+Tensor cos(const Tensor& x) {
+  Tensor out = float_unary("cos", x, [](auto v) { return std::cos(v); }, nullptr);
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    record("CosBackward", {x}, out, [sx](const Tensor& g) { return tensor_list{g.mul(neg(sin(sx.unpack())))}; });
+  }
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = float_unary("tanh", x, [](auto v) { return std::tanh(v); }, [](v8f v) { return vm::tanh(v); });
+  if (needs_grad(x)) {
+    SavedTensor so(out, true);
+    // tanh' = 1 - tanh^2
+    record("TanhBackward", {x}, out, [so](const Tensor& g) {
+      Tensor o = so.unpack();
+      return tensor_list{grad_kernel(
+          g, o, [](auto gv, auto ov) { return gv * (decltype(ov)(1) - ov * ov); },
+          [&] { return g.mul(rsub(o.mul(o), 1.0)); })};
+    });
+  }
+  return out;
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = float_unary(
+      "sigmoid", x,
+      [](auto v) {
+        using T = decltype(v);
+        T e = std::exp(-std::fabs(v));  // no overflow, no cancellation on either side
+        return v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+      },
+      [](v8f v) { return vm::sigmoid(v); });
+  if (needs_grad(x)) {
+    SavedTensor so(out, true);
+    // sigmoid' = s (1 - s)
+    record("SigmoidBackward", {x}, out, [so](const Tensor& g) {
+      Tensor o = so.unpack();
+      return tensor_list{grad_kernel(
+          g, o, [](auto gv, auto ov) { return gv * ov * (decltype(ov)(1) - ov); },
+          [&] { return g.mul(o.mul(rsub(o, 1.0))); })};
+    });
+  }
+  return out;
+}
+
+// ---- activations -----------------------------------------------------------------
+
+namespace {
+
+// Phi(x) as a differentiable op (d Phi = phi(x) = e^{-x^2/2}/sqrt(2 pi)); used by
+// gelu's backward under create_graph.
+Tensor normal_cdf(const Tensor& x) {
+  Tensor out = float_unary(
+      "gelu", x, [](auto v) { return decltype(v)(0.5) * std::erfc(-v * decltype(v)(0.70710678118654752)); },
+      [](v8f v) { return vm::normal_cdf(v); });
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    record("NormalCdfBackward", {x}, out, [sx](const Tensor& g) {
+      Tensor xv = sx.unpack();
+      return tensor_list{g.mul(mul(exp(mul(xv.mul(xv), -0.5)), vm::kInvSqrt2PiD))};
+    });
+  }
+  return out;
+}
+
+// x * Phi(x): "none". x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3): "tanh"
+// (equal to 0.5 x (1 + tanh u) but without cancellation for negative x).
+template <class T>
+T gelu_scalar(T v, bool tanh_approx) {
+  if (tanh_approx) {
+    T u = T(2 * vm::kSqrt2OverPi) * (v + T(vm::kKappa) * v * v * v);
+    T e = std::exp(-std::fabs(u));
+    T s = u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+    return v * s;
+  }
+  return v * T(0.5) * std::erfc(-v * T(0.70710678118654752));
+}
+
+// d/dx gelu: Phi(x) + x phi(x) ("none"); for "tanh", with t = tanh(u):
+// 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 kappa x^2)   (PyTorch's formula).
+template <class T>
+T gelu_grad_scalar(T v, bool tanh_approx) {
+  if (tanh_approx) {
+    T t = std::tanh(T(vm::kSqrt2OverPi) * (v + T(vm::kKappa) * v * v * v));
+    return T(0.5) * (T(1) + t) +
+           T(0.5) * v * (T(1) - t * t) * T(vm::kSqrt2OverPi) * (T(1) + T(3 * vm::kKappa) * v * v);
+  }
+  return T(0.5) * std::erfc(-v * T(0.70710678118654752)) + v * T(vm::kInvSqrt2PiD) * std::exp(T(-0.5) * v * v);
+}
+
+v8f gelu_tanh_v(v8f v) {
+  v8f u = float(2 * vm::kSqrt2OverPi) * (v + float(vm::kKappa) * v * v * v);
+  return v * vm::sigmoid(u);
+}
+
+v8f gelu_grad_v(v8f g, v8f v, bool tanh_approx) {
+  if (tanh_approx) {
+    v8f t = vm::tanh(float(vm::kSqrt2OverPi) * (v + float(vm::kKappa) * v * v * v));
+    return g * (0.5f * (1.0f + t) +
+                0.5f * v * (1.0f - t * t) * float(vm::kSqrt2OverPi) * (1.0f + float(3 * vm::kKappa) * v * v));
+  }
+  return g * (vm::normal_cdf(v) + v * vm::kInvSqrt2Pi * vm::exp(-0.5f * v * v));
+}
+
+}  // namespace
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  SS_CHECK(approximate == "none" || approximate == "tanh", ValueError,
+           "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  check_float("gelu", x);
+  const bool ta = approximate == "tanh";
+  Tensor out = x.dtype() == DType::Float32
+                   ? (ta ? map_f32(x, [](v8f v) { return gelu_tanh_v(v); })
+                         : map_f32(x, [](v8f v) { return v * vm::normal_cdf(v); }))
+                   : kernels::map_unary<double, double>(x, x.dtype(), [ta](double v) { return gelu_scalar(v, ta); },
+                                                        kernels::kTranscendental);
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    record("GeluBackward", {x}, out, [sx, ta](const Tensor& g) {
+      Tensor xv = sx.unpack();
+      if (GradMode::is_enabled()) {  // create_graph: differentiable composite
+        if (ta) {
+          Tensor x2 = xv.mul(xv);
+          Tensor t = tanh(mul(xv.add(mul(x2.mul(xv), vm::kKappa)), vm::kSqrt2OverPi));
+          Tensor left = mul(add(t, 1.0), 0.5);
+          Tensor right = mul(xv, 0.5 * vm::kSqrt2OverPi).mul(rsub(t.mul(t), 1.0)).mul(add(mul(x2, 3 * vm::kKappa), 1.0));
+          return tensor_list{g.mul(left.add(right))};
+        }
+        Tensor pdf = mul(exp(mul(xv.mul(xv), -0.5)), vm::kInvSqrt2PiD);
+        return tensor_list{g.mul(normal_cdf(xv).add(xv.mul(pdf)))};
+      }
+      Tensor gg = cast(g, xv.dtype());
+      if (xv.dtype() == DType::Float32)
+        return tensor_list{map2_f32(gg, xv, [ta](v8f a, v8f v) { return gelu_grad_v(a, v, ta); })};
+      return tensor_list{kernels::map_binary<double, double, double>(
+          gg, xv, xv.dtype(), [ta](double a, double v) { return a * gelu_grad_scalar(v, ta); }, "gelu_backward",
+          kernels::kTranscendental)};
+    });
+  }
+  return out;
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  check_float("elu", x);
+  // x > 0 ? x : alpha (e^x - 1); expm1 keeps precision near 0.
+  Tensor out = SS_DISPATCH_FLOAT(x.dtype(), "elu", [&](auto tag) {
+    using T = decltype(tag);
+    T a = static_cast<T>(alpha);
+    return kernels::map_unary<T, T>(x, x.dtype(), [a](T v) { return v > T(0) ? v : a * std::expm1(v); },
+                                    kernels::kTranscendental);
+  });
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    // PyTorch: x <= 0 ? alpha e^x : 1 (so elu'(0) = alpha, elu'(nan) = 1)
+    record("EluBackward", {x}, out, [sx, alpha](const Tensor& g) {
+      Tensor xv = sx.unpack();
+      return tensor_list{grad_kernel(
+          g, xv,
+          [alpha](auto gv, auto v) {
+            using T = decltype(v);
+            return v <= T(0) ? gv * T(alpha) * std::exp(v) : gv;
+          },
+          [&] { return where(le(xv, 0.0), g.mul(mul(exp(xv), alpha)), g); }, kernels::kTranscendental)};
+    });
+  }
+  return out;
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  check_float("leaky_relu", x);
+  Tensor out = SS_DISPATCH_FLOAT(x.dtype(), "leaky_relu", [&](auto tag) {
+    using T = decltype(tag);
+    T s = static_cast<T>(negative_slope);
+    return kernels::map_unary<T, T>(x, x.dtype(), [s](T v) { return v > T(0) ? v : v * s; });
+  });
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    // PyTorch: x > 0 ? 1 : negative_slope
+    record("LeakyReluBackward", {x}, out, [sx, negative_slope](const Tensor& g) {
+      Tensor xv = sx.unpack();
+      return tensor_list{grad_kernel(
+          g, xv,
+          [negative_slope](auto gv, auto v) {
+            using T = decltype(v);
+            return v > T(0) ? gv : gv * T(negative_slope);
+          },
+          [&] { return where(gt(xv, 0.0), g, mul(g, negative_slope)); })};
+    });
+  }
+  return out;
+}
+
+// The bounds are doubles, so PyTorch's "int tensor with a float bound gives float"
+// rule is decided by value: bool/int64 input stays int64 when both bounds are
+// integral, and becomes float32 otherwise.
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  SS_CHECK(min || max, ValueError, "clamp: at least one of 'min' or 'max' must not be None (input shape ",
+           x.shape(), ")");
+  const double lo = min ? *min : -INFINITY, hi = max ? *max : INFINITY;
+  DType t = x.dtype();
+  if (!x.is_floating_point()) {
+    bool integral = (!min || std::nearbyint(lo) == lo) && (!max || std::nearbyint(hi) == hi);
+    t = integral ? DType::Int64 : default_float();
+  }
+  Tensor xin = cast(x, t);
+  const bool nan_bound = std::isnan(lo) || std::isnan(hi);
+  Tensor out = SS_DISPATCH_NUMERIC(t, "clamp", [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T>) {
+      // Integral bounds outside int64 just mean "no bound".
+      T l = lo <= -9.2e18 ? INT64_MIN : static_cast<T>(lo), h = hi >= 9.2e18 ? INT64_MAX : static_cast<T>(hi);
+      return kernels::map_unary<T, T>(xin, t, [l, h](T v) {
+        T r = v < l ? l : v;
+        return r > h ? h : r;
+      });
+    } else {
+      T l = static_cast<T>(lo), h = static_cast<T>(hi), nan = std::numeric_limits<T>::quiet_NaN();
+      // min(max(x, lo), hi): NaN input stays NaN; lo > hi gives hi; a NaN bound gives NaN.
+      return kernels::map_unary<T, T>(xin, t, [l, h, nan, nan_bound](T v) {
+        T r = v < l ? l : v;
+        r = r > h ? h : r;
+        return nan_bound ? nan : r;
+      });
+    }
+  });
+  if (needs_grad(x)) {
+    SavedTensor sx(x);
+    // Gradient passes where lo <= x <= hi (PyTorch), zero elsewhere and at NaN.
+    record("ClampBackward", {x}, out, [sx, lo, hi](const Tensor& g) {
+      Tensor xv = sx.unpack();
+      return tensor_list{grad_kernel(
+          g, xv,
+          [lo, hi](auto gv, auto v) {
+            using T = decltype(v);
+            return (v >= T(lo) && v <= T(hi)) ? gv : T(0);
+          },
+          [&] { return where(logical_and(ge(xv, lo), le(xv, hi)), g, zero_like_scalar(g)); })};
+    });
+  }
+  return out;
+}
+
+// ---- Tensor members -------------------------------------------------------------------
+
+Tensor Tensor::neg() const { return shanshui::neg(*this); }
+Tensor Tensor::exp() const { return shanshui::exp(*this); }
+Tensor Tensor::log() const { return shanshui::log(*this); }
+Tensor Tensor::sqrt() const { return shanshui::sqrt(*this); }
+Tensor Tensor::rsqrt() const { return shanshui::rsqrt(*this); }
+Tensor Tensor::abs() const { return shanshui::abs(*this); }
+Tensor Tensor::sin() const { return shanshui::sin(*this); }
+Tensor Tensor::cos() const { return shanshui::cos(*this); }
+Tensor Tensor::tanh() const { return shanshui::tanh(*this); }
+Tensor Tensor::sigmoid() const { return shanshui::sigmoid(*this); }
+Tensor Tensor::relu() const { return shanshui::relu(*this); }
+Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
+  return shanshui::clamp(*this, min, max);
+}
+
+}  // namespace shanshui

@@ -1,0 +1,13 @@
+// shanshui._C: the compiled half of the shanshui package. Each area binds
+// itself in its own init_<area>(); the pure-Python package (python/shanshui)
+// re-exports everything under PyTorch's names.
+#include "bindings.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "shanshui C++ core: tensors, ops and autograd";
+  using namespace shanshui::python;
+  init_tensor(m);            // Tensor, dtype, Size, Node, exception translation
+  init_tensor_operators(m);  // operators on Tensor
+  init_ops(m);               // op families (free functions and Tensor methods)
+  init_autograd(m);          // grad mode and shanshui.autograd
+}

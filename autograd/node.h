@@ -143,8 +143,12 @@ Edge gradient_edge(const Tensor& t);
 // Attach `node` as grad_fn of `outputs`, with one edge per input.
 void connect(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs);
 
-// Record a single-output op: `backward(grad_out)` returns one gradient per input.
-// Call only when needs_grad(inputs) is true.
+// Record a single-output op: `backward(grad_out)` returns one gradient per input
+// (undefined for inputs that need none). Call only when needs_grad(inputs) is true.
+// Construct the op's SavedTensors right before calling record: record notes
+// whether any were made since the previous record on this thread, and only then
+// frees the closure after backward (a closure without saved tensors stays, so
+// e.g. a transposed weight can be back-propagated through twice, as PyTorch).
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
             std::function<tensor_list(const Tensor& grad)> backward);
 // Multi-output form.

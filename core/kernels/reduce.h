@@ -52,6 +52,14 @@ void for_each_reduced(const T* first, const ReducePlan& p, F&& f) {
   const int64_t inner = p.red_shape[nr - 1], ist = p.red_strides[nr - 1];
   const int64_t outer = p.red_numel / (inner == 0 ? 1 : inner);
   if (inner == 0) return;
+  if (nr == 1) {  // the common single-dim case, without the odometer's heap-allocated index
+    if (ist == 1) {
+      for (int64_t i = 0; i < inner; ++i) f(first[i]);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) f(first[i * ist]);
+    }
+    return;
+  }
   std::vector<int64_t> idx(nr, 0);
   int64_t off = 0;
   for (int64_t o = 0; o < outer; ++o) {

@@ -443,8 +443,29 @@ T gelu_grad_scalar(T v, bool tanh_approx) {
 }
 
 v8f gelu_tanh_v(v8f v) {
-  v8f u = float(2 * vm::kSqrt2OverPi) * (v + float(vm::kKappa) * v * v * v);
-  return v * vm::sigmoid(u);
+  // 2u = v (2c + 2c kappa v^2) in double, passed to exp as a float hi + lo pair: in the
+  // tails exp(-|2u|) of |2u| ~ 40 would otherwise inherit the float rounding of 2u.
+  using v4f = float __attribute__((vector_size(16)));
+  using v4d = double __attribute__((vector_size(32)));
+  v4f h0, h1;
+  std::memcpy(&h0, &v, sizeof h0);
+  std::memcpy(&h1, reinterpret_cast<const char*>(&v) + sizeof h0, sizeof h1);
+  const double a = 2 * vm::kSqrt2OverPi, b = 2 * vm::kSqrt2OverPi * vm::kKappa;
+  v4d d0 = __builtin_convertvector(h0, v4d), d1 = __builtin_convertvector(h1, v4d);
+  d0 = d0 * (a + b * (d0 * d0));
+  d1 = d1 * (a + b * (d1 * d1));
+  v4f f0 = __builtin_convertvector(d0, v4f), f1 = __builtin_convertvector(d1, v4f);
+  v4f l0 = __builtin_convertvector(d0 - __builtin_convertvector(f0, v4d), v4f);
+  v4f l1 = __builtin_convertvector(d1 - __builtin_convertvector(f1, v4d), v4f);
+  v8f hi, lo;
+  std::memcpy(&hi, &f0, sizeof f0);
+  std::memcpy(reinterpret_cast<char*>(&hi) + sizeof f0, &f1, sizeof f1);
+  std::memcpy(&lo, &l0, sizeof l0);
+  std::memcpy(reinterpret_cast<char*>(&lo) + sizeof l0, &l1, sizeof l1);
+  // sigmoid(hi + lo) with e = exp(-|hi + lo|)
+  v8f e = vm::exp(-vm::abs(hi), hi < 0.0f ? lo : -lo);
+  v8f s = 1.0f / (1.0f + e);
+  return v * (hi >= 0.0f ? s : e * s);
 }
 
 v8f gelu_grad_v(v8f g, v8f v, bool tanh_approx) {

@@ -8,6 +8,7 @@
 // with a fused kernel, or with Tensor ops when a differentiable backward is
 // being built (create_graph).
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -202,9 +203,30 @@ Tensor as_1d(const Tensor& t) { return t.dim() == 0 ? make_view(t, {1}, {1}, t.o
 
 bool last_dim_contiguous(const Tensor& t, int64_t dim) { return dim == t.dim() - 1 && t.is_contiguous(); }
 
+// An output laid out like `x` when x is a permutation of a contiguous tensor (as PyTorch's
+// empty_like): softmax over dim 0 of a transposed matrix then reads and writes unit-stride rows.
+Tensor empty_same_layout(const Tensor& x) {
+  const int64_t nd = x.dim();
+  if (nd < 2 || x.is_contiguous()) return empty(x.shape(), x.dtype());
+  std::vector<int64_t> perm(static_cast<size_t>(nd), 0);
+  for (int64_t d = 0; d < nd; ++d) perm[size_t(d)] = d;
+  std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return x.stride(a) > x.stride(b); });
+  int64_t expect = 1;
+  for (int64_t k = nd - 1; k >= 0; --k) {
+    const int64_t d = perm[size_t(k)];
+    if (x.size(d) != 1 && x.stride(d) != expect) return empty(x.shape(), x.dtype());
+    expect *= x.size(d);
+  }
+  Shape pshape(static_cast<size_t>(nd)), strides(static_cast<size_t>(nd));
+  for (int64_t k = 0; k < nd; ++k) pshape[size_t(k)] = x.size(perm[size_t(k)]);
+  Tensor base = empty(pshape, x.dtype());
+  for (int64_t k = 0; k < nd; ++k) strides[size_t(perm[size_t(k)])] = base.stride(k);
+  return make_view(base, x.shape(), strides, 0);
+}
+
 template <bool Log>
 Tensor softmax_forward(const Tensor& x_in, int64_t dim) {
-  Tensor out = empty(x_in.shape(), x_in.dtype());
+  Tensor out = empty_same_layout(x_in);
   if (out.numel() == 0) return out;
   const Tensor x = as_1d(x_in), y = as_1d(out);
   const int64_t n = x.size(dim);
@@ -229,7 +251,7 @@ Tensor softmax_forward(const Tensor& x_in, int64_t dim) {
 
 template <bool Log>
 Tensor softmax_backward_fused(const Tensor& g_in, const Tensor& y_in, int64_t dim) {
-  Tensor dx_out = empty(y_in.shape(), y_in.dtype());
+  Tensor dx_out = empty_same_layout(y_in);
   if (dx_out.numel() == 0) return dx_out;
   const Tensor g = as_1d(g_in), y = as_1d(y_in), dx = as_1d(dx_out);
   const int64_t n = y.size(dim);

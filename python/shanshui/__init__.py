@@ -104,7 +104,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             data = [e.tolist() if isinstance(e, Tensor) else e for e in data]
         arr, from_np = _infer_numpy(data)
         arr = _numpy_to_supported(arr, from_np, "tensor")
-        t = _C.from_numpy(_np.ascontiguousarray(arr)).clone()
+        # (not ascontiguousarray: it turns 0-d arrays into 1-d ones)
+        t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy(order="C")).clone()
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
     if requires_grad:

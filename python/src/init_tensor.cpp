@@ -157,6 +157,14 @@ py::object to_dtype_args(const py::object& self, const py::args& args, const py:
   return py::cast(t.to(dt ? *dt : t.dtype(), copy));
 }
 
+// x.float() etc.: self when the dtype already matches (as torch), else a converted copy.
+auto cast_to(DType dt) {
+  return [dt](py::object self) -> py::object {
+    const Tensor& t = py::cast<const Tensor&>(self);
+    return t.dtype() == dt ? self : py::cast(t.to(dt));
+  };
+}
+
 void init_tensor_class(py::module_& m) {
   py::class_<RemovableHandle>(m, "RemovableHandle", "Handle of a tensor hook.")
       .def("remove", &RemovableHandle::remove, "Unregister the hook.");
@@ -231,11 +239,11 @@ void init_tensor_class(py::module_& m) {
         if (!dt) return py::str(std::string("shanshui.") + dtype_name(t.dtype()));
         return py::cast(t.to(*dt));
       }, py::arg("dtype") = py::none())
-      .def("float", [](const Tensor& t) { return t.to(DType::Float32); }, "to(float32)")
-      .def("double", [](const Tensor& t) { return t.to(DType::Float64); }, "to(float64)")
-      .def("long", [](const Tensor& t) { return t.to(DType::Int64); }, "to(int64)")
-      .def("int", [](const Tensor& t) { return t.to(DType::Int64); }, "to(int64) (shanshui has no int32)")
-      .def("bool", [](const Tensor& t) { return t.to(DType::Bool); }, "to(bool)")
+      .def("float", cast_to(DType::Float32), "to(float32)")
+      .def("double", cast_to(DType::Float64), "to(float64)")
+      .def("long", cast_to(DType::Int64), "to(int64)")
+      .def("int", cast_to(DType::Int64), "to(int64) (shanshui has no int32)")
+      .def("bool", cast_to(DType::Bool), "to(bool)")
       .def("cpu", [](py::object self) { return self; })
       .def("contiguous", [](py::object self) -> py::object {
         const Tensor& t = py::cast<const Tensor&>(self);

@@ -254,6 +254,8 @@ TEST_CASE("create_graph gives differentiable gradients (double backward)", "[aut
   REQUIRE(q.grad().requires_grad());
   tensor_list qq = autograd::grad({q.grad().sum()}, {q});
   require_close(qq[0], {2});
+  // As in PyTorch, q -> .grad -> its graph -> q's accumulator -> q is a cycle: break it.
+  q.set_grad(Tensor());
 }
 
 TEST_CASE("a 100,000-node graph back-propagates and is destroyed without recursion", "[autograd]") {
@@ -533,4 +535,50 @@ TEST_CASE("gradcheck refuses aliased inputs and non-float64", "[autograd]") {
   REQUIRE_THROWS_AS(autograd::gradcheck([](const tensor_list& in) { return in[0].mul(in[0]); }, {e}), ValueError);
   Tensor f = from_vector(std::vector<float>{1, 2}, {2}).requires_grad_();
   REQUIRE_THROWS_AS(autograd::gradcheck([](const tensor_list& in) { return in[0]; }, {f}), TypeError);
+}
+
+TEST_CASE("several roots, root retain_grad and gradients w.r.t. a root", "[autograd]") {
+  Tensor x = leaf({1, 2}, {2});
+  Tensor a = x.mul(x);  // grad 2x
+  Tensor b = x.mul(f64({3, 3}, {2}));  // grad 3
+  a.retain_grad();
+  autograd::backward({a, b.sum()}, {f64({1, 1}, {2}), Tensor()});
+  require_close(x.grad(), {5, 7});
+  require_close(a.grad(), {1, 1});
+  REQUIRE_THROWS_AS(autograd::backward({a, b}, {Tensor()}), ValueError);  // counts differ
+  Tensor c = x.mul(f64({2, 2}, {2}));
+  tensor_list g = autograd::grad({c}, {c}, {f64({4, 5}, {2})});
+  require_close(g[0], {4, 5});
+}
+
+TEST_CASE("custom nodes can ask for undefined instead of zero gradients", "[autograd][function]") {
+  Tensor x = leaf({1, 2}, {2});
+  tensor_list outs;
+  {
+    autograd::NoGradGuard ng;
+    outs = {x.mul(2.0), x.mul(3.0)};
+  }
+  autograd::CustomNodeOptions opt;
+  opt.materialize_grads = false;
+  bool second_undefined = false;
+  autograd::make_custom_node(
+      "TwoOutBackward", {x}, outs,
+      [&](const tensor_list& g) {
+        second_undefined = !g[1].defined();
+        return tensor_list{g[0].mul(2.0)};
+      },
+      opt);
+  outs[0].sum().backward();
+  REQUIRE(second_undefined);
+  require_close(x.grad(), {2, 2});
+}
+
+TEST_CASE("hooks on non-leaves can be removed", "[autograd][hooks]") {
+  Tensor x = leaf({1, 2}, {2});
+  Tensor h = x.mul(f64({1, 1}, {2}));
+  unsigned id = h.register_hook([](const Tensor& g) { return g.mul(100.0); });
+  h.remove_hook(id);
+  REQUIRE_THROWS_AS(h.remove_hook(id + 5), IndexError);
+  h.sum().backward();
+  require_close(x.grad(), {1, 1});
 }

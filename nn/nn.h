@@ -1,0 +1,11 @@
+// Everything in nn: #include "nn/nn.h"
+#pragma once
+#include "nn/activation.h"
+#include "nn/container.h"
+#include "nn/dropout.h"
+#include "nn/embedding.h"
+#include "nn/functional.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/module.h"
+#include "nn/normalization.h"

@@ -41,6 +41,7 @@ namespace {
 namespace vm {
 using v8f = float __attribute__((vector_size(32)));
 using v8i = int32_t __attribute__((vector_size(32)));
+using v8u = uint32_t __attribute__((vector_size(32)));
 
 inline v8f splat(float v) { return v8f{v, v, v, v, v, v, v, v}; }
 inline v8f abs(v8f x) { return (v8f)((v8i)x & 0x7fffffff); }
@@ -69,7 +70,9 @@ inline v8f exp(v8f x, v8f xl = v8f{}) {
   p = p * r + 5.0000001201e-1f;
   p = p * z + r + 1.0f;
   v8i n1 = n >> 1, n2 = n - n1;
-  return p * (v8f)((n1 + 127) << 23) * (v8f)((n2 + 127) << 23);
+  // Build 2^n1, 2^n2 from the exponent bits (unsigned: NaN lanes carry junk in n, no UB).
+  v8u e1 = ((v8u)n1 + 127u) << 23, e2 = ((v8u)n2 + 127u) << 23;
+  return p * (v8f)e1 * (v8f)e2;
 }
 
 // 1/(1+e^-|x|), mirrored for x < 0, so no cancellation on either side.
@@ -109,14 +112,13 @@ inline v8f normal_cdf(v8f x) {
   q = q * t + 0.37409196f;
   q = q * t + 1.00002368f;
   q = q * t - 1.26551223f;
-  // z^2 = a^2/2 as an exact hi + lo pair: the exponent reaches ~-110 and must keep its low bits.
-  v8f sq = a * a;
-#ifdef __FMA__
-  v8f sq_lo = __builtin_ia32_vfmaddps256(a, a, -sq);
-#else
-  v8f sq_lo = v8f{};
-#endif
-  v8f half = 0.5f * t * vm::exp(-0.5f * sq, q - 0.5f * sq_lo);
+  // z^2 = a^2/2 kept as hi + lo: the exponent reaches ~-110 and must keep its low bits.
+  // Split a = ah + al with 12 significant bits each, so ah^2 and 2 ah al are exact
+  // products (no FMA needed, and FP contraction cannot change the result).
+  v8f ah = (v8f)((v8i)a & static_cast<int32_t>(0xfffff000u));
+  v8f al = a - ah;
+  v8f sq_hi = ah * ah, sq_lo = (ah + ah) * al + al * al;
+  v8f half = 0.5f * t * vm::exp(-0.5f * sq_hi, q - 0.5f * sq_lo);
   return x < 0.0f ? half : 1.0f - half;
 }
 
@@ -170,14 +172,17 @@ Tensor map2_f32(const Tensor& a, const Tensor& b, VF vf) {
                              const float* x = ap + off[1];
                              const float* y = bp + off[2];
                              int64_t i = 0;
-                             if (st[1] == 1 && st[2] == 1)
+                             if ((st[1] == 1 || st[1] == 0) && st[2] == 1) {
+                               // contiguous, or a broadcast grad (the backward of sum/mean)
+                               const int64_t sx = st[1];
+                               v8f u = vm::splat(x[0]), v;
                                for (; i + 8 <= n; i += 8) {
-                                 v8f u, v;
-                                 std::memcpy(&u, x + i, sizeof u);
+                                 if (sx) std::memcpy(&u, x + i, sizeof u);
                                  std::memcpy(&v, y + i, sizeof v);
-                                 u = vf(u, v);
-                                 std::memcpy(op + i, &u, sizeof u);
+                                 v = vf(u, v);
+                                 std::memcpy(op + i, &v, sizeof v);
                                }
+                             }
                              for (; i < n; i += 8) {
                                int64_t m = n - i < 8 ? n - i : 8;
                                v8f u{}, v{};
@@ -447,9 +452,7 @@ v8f gelu_tanh_v(v8f v) {
   // tails exp(-|2u|) of |2u| ~ 40 would otherwise inherit the float rounding of 2u.
   using v4f = float __attribute__((vector_size(16)));
   using v4d = double __attribute__((vector_size(32)));
-  v4f h0, h1;
-  std::memcpy(&h0, &v, sizeof h0);
-  std::memcpy(&h1, reinterpret_cast<const char*>(&v) + sizeof h0, sizeof h1);
+  v4f h0 = __builtin_shufflevector(v, v, 0, 1, 2, 3), h1 = __builtin_shufflevector(v, v, 4, 5, 6, 7);
   const double a = 2 * vm::kSqrt2OverPi, b = 2 * vm::kSqrt2OverPi * vm::kKappa;
   v4d d0 = __builtin_convertvector(h0, v4d), d1 = __builtin_convertvector(h1, v4d);
   d0 = d0 * (a + b * (d0 * d0));
@@ -457,11 +460,8 @@ v8f gelu_tanh_v(v8f v) {
   v4f f0 = __builtin_convertvector(d0, v4f), f1 = __builtin_convertvector(d1, v4f);
   v4f l0 = __builtin_convertvector(d0 - __builtin_convertvector(f0, v4d), v4f);
   v4f l1 = __builtin_convertvector(d1 - __builtin_convertvector(f1, v4d), v4f);
-  v8f hi, lo;
-  std::memcpy(&hi, &f0, sizeof f0);
-  std::memcpy(reinterpret_cast<char*>(&hi) + sizeof f0, &f1, sizeof f1);
-  std::memcpy(&lo, &l0, sizeof l0);
-  std::memcpy(reinterpret_cast<char*>(&lo) + sizeof l0, &l1, sizeof l1);
+  v8f hi = __builtin_shufflevector(f0, f1, 0, 1, 2, 3, 4, 5, 6, 7);
+  v8f lo = __builtin_shufflevector(l0, l1, 0, 1, 2, 3, 4, 5, 6, 7);
   // sigmoid(hi + lo) with e = exp(-|hi + lo|)
   v8f e = vm::exp(-vm::abs(hi), hi < 0.0f ? lo : -lo);
   v8f s = 1.0f / (1.0f + e);

@@ -90,10 +90,16 @@ Tensor extreme_forward(const Tensor& x, const std::vector<int64_t>& d, bool keep
     using T = decltype(tag);
     T* o = static_cast<T*>(out.raw_data());
     kernels::reduce_each<T>(x, p, 1, [&](int64_t i, const T* first) {
+      // Branch-free: track NaN separately instead of testing it before every compare.
       T m = *first;
+      bool nan = false;
       kernels::for_each_reduced(first, p, [&](T v) {
-        if (better<IsMax>(v, m)) m = v;
+        m = (IsMax ? v > m : v < m) ? v : m;
+        if constexpr (std::is_floating_point_v<T>) nan |= v != v;
       });
+      if constexpr (std::is_floating_point_v<T>) {
+        if (nan) m = std::numeric_limits<T>::quiet_NaN();
+      }
       o[i] = m;
     });
   });
@@ -379,7 +385,9 @@ Tensor logsumexp(const Tensor& x_in, const Dims& dims, bool keepdim) {
       kernels::for_each_reduced(first, p, [&](T v) { m = double(v) > m ? double(v) : m; });
       if (std::isinf(m)) m = 0;
       double s = 0;
-      kernels::for_each_reduced(first, p, [&](T v) { s += std::exp(double(v) - m); });
+      // exp in T (expf is about twice as fast as exp; its argument is <= 0), summed in double.
+      const T mt = static_cast<T>(m);
+      kernels::for_each_reduced(first, p, [&](T v) { s += double(std::exp(v - mt)); });
       o[i] = static_cast<T>(std::log(s) + m);
     });
   });

@@ -296,8 +296,9 @@ void init_tensor_class(py::module_& m) {
       .def("__setitem__", [](Tensor& t, py::handle idx, py::handle value) {
         Tensor v = py::isinstance<Tensor>(value) ? py::cast<Tensor>(value)
                    : is_scalar(value)          ? scalar_tensor(to_scalar(value, "__setitem__"), t.dtype())
-                   : py::isinstance<py::array>(value) ? from_numpy(py::cast<py::array>(value))
-                                                       : to_tensor(value, "__setitem__");
+                   : py::isinstance<py::array>(value) || PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())
+                       ? py::module_::import("shanshui").attr("tensor")(value).cast<Tensor>()
+                       : to_tensor(value, "__setitem__");
         t.index_put_(to_indices(idx), v);
       })
       .def("__deepcopy__", [](const Tensor& t, py::handle) {

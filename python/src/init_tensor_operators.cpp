@@ -104,8 +104,7 @@ void init_tensor_operators(py::module_& m) {
       .def("__le__", binary("le", [](T a, T b) { return le(a, b); }, [](T a, S b) { return le(a, b); }))
       .def("__gt__", binary("gt", [](T a, T b) { return gt(a, b); }, [](T a, S b) { return gt(a, b); }))
       .def("__ge__", binary("ge", [](T a, T b) { return ge(a, b); }, [](T a, S b) { return ge(a, b); }))
-      // __eq__ would otherwise make the class unhashable; tensors hash by identity, as in torch.
-      .def("__hash__", [](py::handle self) { return py::hash(py::int_(reinterpret_cast<uintptr_t>(self.ptr()))); })
+      // (__hash__ is defined in init_tensor.cpp, before __eq__, so tensors stay hashable by identity.)
       .def("__contains__", [](T a, py::handle v) {
         Tensor e = to_tensor(v, "__contains__");
         return any(eq(a, e)).item<bool>();

@@ -78,6 +78,9 @@ def test_setitem_tensor_broadcast_and_mask():
     x[1] = np.arange(4, dtype=np.float32)
     a[1] = np.arange(4)
     np.testing.assert_array_equal(x.numpy(), a)
+    x[2, :2] = [7, 8]
+    a[2, :2] = [7, 8]
+    np.testing.assert_array_equal(x.numpy(), a)
     i = ss.zeros(3, dtype=ss.int64)
     i[1] = 2.7  # converted to the tensor's dtype
     assert i.tolist() == [0, 2, 0]

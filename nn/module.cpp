@@ -56,19 +56,27 @@ void Module::erase(const std::string& name) {
   children_.erase(name);
 }
 
-NamedTensors Module::named_parameters(bool recurse, const std::string& prefix) const {
+namespace {
+// Depth-first in registration order: a module's own tensors of one kind, then
+// each child's; a tensor shared by several modules (tied weights) is listed once.
+NamedTensors collect(const Module& root, OrderedDict<Tensor> Module::*which, bool recurse, const std::string& prefix,
+                     const std::function<const OrderedDict<ModulePtr>&(const Module&)>& children_of) {
   NamedTensors out;
-  std::unordered_set<const TensorImpl*> seen;  // a shared (tied) parameter is listed once
-  // Depth-first in registration order: own parameters, then each child's.
+  std::unordered_set<const TensorImpl*> seen;
   std::function<void(const std::string&, const Module&)> visit = [&](const std::string& p, const Module& m) {
-    for (const auto& [n, t] : m.params_)
+    for (const auto& [n, t] : m.*which)
       if (t.defined() && seen.insert(t.impl()).second) out.emplace_back(join(p, n), t);
     if (!recurse) return;
-    for (const auto& [n, c] : m.children_)
+    for (const auto& [n, c] : children_of(m))
       if (c) visit(join(p, n), *c);
   };
-  visit(prefix, *this);
+  visit(prefix, root);
   return out;
+}
+}  // namespace
+
+NamedTensors Module::named_parameters(bool recurse, const std::string& prefix) const {
+  return collect(*this, &Module::params_, recurse, prefix, [](const Module& m) -> const auto& { return m.children_; });
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {
@@ -78,17 +86,7 @@ std::vector<Tensor> Module::parameters(bool recurse) const {
 }
 
 NamedTensors Module::named_buffers(bool recurse, const std::string& prefix) const {
-  NamedTensors out;
-  std::unordered_set<const TensorImpl*> seen;
-  std::function<void(const std::string&, const Module&)> visit = [&](const std::string& p, const Module& m) {
-    for (const auto& [n, t] : m.buffers_)
-      if (t.defined() && seen.insert(t.impl()).second) out.emplace_back(join(p, n), t);
-    if (!recurse) return;
-    for (const auto& [n, c] : m.children_)
-      if (c) visit(join(p, n), *c);
-  };
-  visit(prefix, *this);
-  return out;
+  return collect(*this, &Module::buffers_, recurse, prefix, [](const Module& m) -> const auto& { return m.children_; });
 }
 
 std::vector<Tensor> Module::buffers(bool recurse) const {

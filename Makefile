@@ -23,6 +23,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 STAMPS := $(BUILD)/.stamps
 
+# ccache, when installed, makes rebuilds (and builds of other checkouts of the
+# same tree) cheap; paths are hashed relative to the checkout.
+CCACHE := $(shell command -v ccache 2>/dev/null)
+ifneq ($(CCACHE),)
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+LAUNCHER := -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE)
+endif
+
 .PHONY: all demo test test-cpp test-asan test-python setup setup-test setup-demo \
         build build-asan clean
 
@@ -81,14 +90,14 @@ CMAKE_PY_ARGS = -DPython_EXECUTABLE="$$(command -v $(PYTHON))" \
                 -Dpybind11_DIR="$$($(PYTHON) -m pybind11 --cmakedir)"
 
 build: setup
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(LAUNCHER) \
 	  -DSHANSHUI_BUILD_PYTHON=ON -DSHANSHUI_BUILD_TESTS=ON -DSHANSHUI_BUILD_EXAMPLES=ON $(CMAKE_PY_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the C++ tests, at -O1 so
 # the suite stays quick while stack traces stay readable.
 build-asan: setup
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" $(LAUNCHER) \
 	  -DSHANSHUI_SANITIZE=ON -DSHANSHUI_BUILD_PYTHON=OFF -DSHANSHUI_BUILD_TESTS=ON -DSHANSHUI_BUILD_EXAMPLES=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 

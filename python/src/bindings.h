@@ -92,6 +92,7 @@ void init_ops_elementwise(py::module_& m);
 void init_ops_reduce(py::module_& m);
 void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);
+void init_nn_attention(py::module_& m);  // shanshui._C.nn.functional: scaled_dot_product_attention
 
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>

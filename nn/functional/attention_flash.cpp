@@ -44,10 +44,12 @@ using autograd::tensor_list;
 
 namespace {
 
-// Block sizes: a 64 x 64 float score block is 16 KB, so S, a Q block and a K
-// block stay in L1/L2; 64 is also where OpenBLAS's small-GEMM path is efficient.
+// Block sizes: a 64 x 128 float score block is 32 KB, so the score block and
+// the Q, K, V blocks stay in L2. Measured on W5 (T=1024, D=64, one thread):
+// 128 keys per block cut the fwd+bwd time by ~20% against 64 x 64 (fewer,
+// larger GEMM calls); 128 x 128 was no faster and halves the forward's parallelism.
 constexpr int64_t kBr = 64;
-constexpr int64_t kBc = 64;
+constexpr int64_t kBc = 128;
 
 inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

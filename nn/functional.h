@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/ops.h"
+#include "nn/functional/attention.h"
 
 namespace shanshui::nn::functional {
 

@@ -1,6 +1,7 @@
 // Everything in nn: #include "nn/nn.h"
 #pragma once
 #include "nn/activation.h"
+#include "nn/attention/attention.h"
 #include "nn/container.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"

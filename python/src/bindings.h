@@ -98,6 +98,7 @@ void init_optim(py::module_& m);
 // shanshui._C.nn (helper nn-py): Module and Parameter (init_nn_module.cpp; see
 // nn_bindings.h for binding more C++ modules), containers, layers, functional, init.
 void init_nn(py::module_& m);
+void init_nn_attention(py::module_& m);  // shanshui._C.nn.functional: scaled_dot_product_attention
 
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>

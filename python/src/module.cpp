@@ -12,4 +12,5 @@ PYBIND11_MODULE(_C, m) {
   init_autograd(m);          // grad mode and shanshui.autograd
   init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init
   init_optim(m);             // optimizers, clipping, rng state, safetensors
+  init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
 }

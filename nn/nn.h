@@ -9,3 +9,5 @@
 #include "nn/linear.h"
 #include "nn/module.h"
 #include "nn/normalization.h"
+#include "nn/recurrent/rnn.h"
+#include "nn/recurrent/rnn_cell.h"

@@ -11,3 +11,6 @@
 #include "nn/normalization.h"
 #include "nn/recurrent/rnn.h"
 #include "nn/recurrent/rnn_cell.h"
+#include "nn/hard_attention.h"
+#include "nn/additive_attention.h"
+#include "nn/seq2seq.h"

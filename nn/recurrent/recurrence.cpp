@@ -15,6 +15,7 @@
 #include "autograd/node.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "nn/recurrent/fast_math.h"
 
 namespace shanshui::nn::functional {
 
@@ -59,19 +60,14 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T
     cblas_dgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
-template <class T>
-inline T sigm(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
 struct Dims {
   int64_t T, B, H, G;
   bool reverse;
   int64_t time(int64_t step) const { return reverse ? T - 1 - step : step; }
 };
 
-// Forward over all steps. act/ghn/cs may be null when nothing is saved (inference);
-// the LSTM always needs a cell buffer, so cp/c are always given for it.
+// Forward over all steps. act (GRU, LSTM) and ghn (GRU) are always written:
+// the inner loops stay branch-free so they vectorise.
 template <class T>
 void forward_kernel(RecurrentMode mode, const Dims& d, const T* gi, const T* h0, const T* c0, const T* w, const T* bh,
                     T* out, T* hp, T* act, T* ghn, T* cp, T* c) {
@@ -82,62 +78,61 @@ void forward_kernel(RecurrentMode mode, const Dims& d, const T* gi, const T* h0,
     T* hprev = hp + t * BH;
     if (s == 0) std::memcpy(hprev, h0, size_t(BH) * sizeof(T));
     else std::memcpy(hprev, out + d.time(s - 1) * BH, size_t(BH) * sizeof(T));
-    gemm<T>(false, true, B, GH, H, hprev, w, T(0), gh.data());
+    // gh = b_hh + h_{t-1} W_hh^T
+    if (bh)
+      for (int64_t b = 0; b < B; ++b) std::memcpy(gh.data() + b * GH, bh, size_t(GH) * sizeof(T));
+    gemm<T>(false, true, B, GH, H, hprev, w, bh ? T(1) : T(0), gh.data());
     const T* git = gi + t * B * GH;
     T* ht = out + t * BH;
     for (int64_t b = 0; b < B; ++b) {
-      const T* xg = git + b * GH;
-      const T* hg = gh.data() + b * GH;
-      const T* hpb = hprev + b * H;
-      T* hb = ht + b * H;
+      const T* __restrict xg = git + b * GH;
+      const T* __restrict hg = gh.data() + b * GH;
+      const T* __restrict hpb = hprev + b * H;
+      T* __restrict hb = ht + b * H;
       switch (mode) {
         case RecurrentMode::RNN_TANH:
-          for (int64_t j = 0; j < H; ++j) hb[j] = std::tanh(xg[j] + hg[j] + (bh ? bh[j] : T(0)));
+          for (int64_t j = 0; j < H; ++j) hb[j] = fast::tanh(xg[j] + hg[j]);
           break;
         case RecurrentMode::RNN_RELU:
           for (int64_t j = 0; j < H; ++j) {
-            T a = xg[j] + hg[j] + (bh ? bh[j] : T(0));
+            T a = xg[j] + hg[j];
             hb[j] = a > T(0) ? a : T(0);
           }
           break;
         case RecurrentMode::GRU: {
-          T* ab = act ? act + (t * B + b) * GH : nullptr;
-          T* nb = ghn ? ghn + t * BH + b * H : nullptr;
+          T* __restrict ab = act + (t * B + b) * GH;
+          T* __restrict nb = ghn + t * BH + b * H;
           for (int64_t j = 0; j < H; ++j) {
-            T r = sigm(xg[j] + hg[j] + (bh ? bh[j] : T(0)));
-            T z = sigm(xg[H + j] + hg[H + j] + (bh ? bh[H + j] : T(0)));
-            T hn = hg[2 * H + j] + (bh ? bh[2 * H + j] : T(0));
-            T n = std::tanh(xg[2 * H + j] + r * hn);
+            T r = fast::sigmoid(xg[j] + hg[j]);
+            T z = fast::sigmoid(xg[H + j] + hg[H + j]);
+            T hn = hg[2 * H + j];
+            T n = fast::tanh(xg[2 * H + j] + r * hn);
             hb[j] = (T(1) - z) * n + z * hpb[j];
-            if (ab) {
-              ab[j] = r;
-              ab[H + j] = z;
-              ab[2 * H + j] = n;
-              nb[j] = hn;
-            }
+            ab[j] = r;
+            ab[H + j] = z;
+            ab[2 * H + j] = n;
+            nb[j] = hn;
           }
           break;
         }
         case RecurrentMode::LSTM: {
-          T* ab = act ? act + (t * B + b) * GH : nullptr;
-          const T* cpb = (s == 0 ? c0 : c + d.time(s - 1) * BH) + b * H;
-          T* cpo = cp + t * BH + b * H;
-          T* cb = c + t * BH + b * H;
+          T* __restrict ab = act + (t * B + b) * GH;
+          const T* __restrict cpb = (s == 0 ? c0 : c + d.time(s - 1) * BH) + b * H;
+          T* __restrict cpo = cp + t * BH + b * H;
+          T* __restrict cb = c + t * BH + b * H;
           for (int64_t j = 0; j < H; ++j) {
-            T i = sigm(xg[j] + hg[j] + (bh ? bh[j] : T(0)));
-            T f = sigm(xg[H + j] + hg[H + j] + (bh ? bh[H + j] : T(0)));
-            T g = std::tanh(xg[2 * H + j] + hg[2 * H + j] + (bh ? bh[2 * H + j] : T(0)));
-            T o = sigm(xg[3 * H + j] + hg[3 * H + j] + (bh ? bh[3 * H + j] : T(0)));
+            T i = fast::sigmoid(xg[j] + hg[j]);
+            T f = fast::sigmoid(xg[H + j] + hg[H + j]);
+            T g = fast::tanh(xg[2 * H + j] + hg[2 * H + j]);
+            T o = fast::sigmoid(xg[3 * H + j] + hg[3 * H + j]);
             T cn = f * cpb[j] + i * g;
             cpo[j] = cpb[j];
             cb[j] = cn;
-            hb[j] = o * std::tanh(cn);
-            if (ab) {
-              ab[j] = i;
-              ab[H + j] = f;
-              ab[2 * H + j] = g;
-              ab[3 * H + j] = o;
-            }
+            hb[j] = o * fast::tanh(cn);
+            ab[j] = i;
+            ab[H + j] = f;
+            ab[2 * H + j] = g;
+            ab[3 * H + j] = o;
           }
           break;
         }
@@ -203,7 +198,7 @@ void backward_kernel(RecurrentMode mode, const Dims& d, const T* w, const T* out
           T* dcb = dc.data() + b * H;
           for (int64_t j = 0; j < H; ++j) {
             const T i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
-            const T tc = std::tanh(cb[j]);
+            const T tc = fast::tanh(cb[j]);
             const T dht = dhb[j] + dob[j];
             const T dct = dcb[j] + dht * o * (T(1) - tc * tc);
             gi_b[j] = dct * g * i * (T(1) - i);
@@ -264,8 +259,8 @@ std::vector<Tensor> recurrent_layer(RecurrentMode mode, const Tensor& gi_in, con
 
   Tensor out = empty({T, B, H}, dt), hp = empty({T, B, H}, dt);
   Tensor act, ghn, cp, c;
-  if (grad && (mode == RecurrentMode::GRU || lstm)) act = empty({T, B, G * H}, dt);
-  if (grad && mode == RecurrentMode::GRU) ghn = empty({T, B, H}, dt);
+  if (mode == RecurrentMode::GRU || lstm) act = empty({T, B, G * H}, dt);
+  if (mode == RecurrentMode::GRU) ghn = empty({T, B, H}, dt);
   if (lstm) {
     cp = empty({T, B, H}, dt);
     c = empty({T, B, H}, dt);
@@ -313,8 +308,15 @@ std::vector<Tensor> recurrent_layer(RecurrentMode mode, const Tensor& gi_in, con
                              dgh.data_ptr<S>(), dh0.data_ptr<S>(), ptr(dc0));
           // dW_hh = sum_t dGH_t^T HP_t: one GEMM over all T*B rows.
           if (need_w) gemm<S>(true, false, G * H, H, T * B, dgh.data_ptr<S>(), hpv.data_ptr<S>(), S(0), dw.data_ptr<S>());
+          if (need_b) {
+            // db_hh = column sums of dGH over all T*B rows, accumulated in double.
+            std::vector<double> acc(size_t(G * H), 0.0);
+            const S* g = dgh.data_ptr<S>();
+            for (int64_t r = 0; r < T * B; ++r)
+              for (int64_t j = 0; j < G * H; ++j) acc[size_t(j)] += double(g[r * G * H + j]);
+            db = from_vector(acc, {G * H}, dt);
+          }
         });
-        if (need_b) db = sum(dgh, {0, 1});
         tensor_list r{dgi, need_h0 ? dh0 : Tensor()};
         if (lstm) r.push_back(need_c0 ? dc0 : Tensor());
         r.push_back(dw);

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
@@ -291,6 +292,10 @@ std::vector<Tensor> recurrent_layer(RecurrentMode mode, const Tensor& gi_in, con
   autograd::record_multi(
       lstm ? "LSTMBackward" : mode == RecurrentMode::GRU ? "GRUBackward" : "RNNBackward", inputs, outputs,
       [=](const tensor_list& grads) {
+        // The backward is raw kernels: with create_graph its results would carry
+        // no history, so second-order gradients would be silently wrong.
+        SS_CHECK(!autograd::GradMode::is_enabled(), RuntimeError, op,
+                 ": double backward (create_graph=True) through the fused recurrence is not supported");
         Tensor wv = s_w.unpack(), hpv = s_hp.unpack(), actv = s_act.unpack(), ghnv = s_ghn.unpack();
         Tensor cpv = s_cp.unpack(), cv = s_c.unpack(), outv = s_out.unpack();
         Tensor dout = grads[0].contiguous(), dhn = grads[1].contiguous();

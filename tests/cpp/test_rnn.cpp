@@ -233,3 +233,10 @@ TEST_CASE("recurrent modules reject bad input with clear errors") {
   nn::LSTM lstm(3, 4);
   CHECK_THROWS_AS(lstm.forward(randn({2, 2, 3}), std::make_pair(randn({1, 2, 4}), randn({1, 3, 4}))), ValueError);
 }
+
+TEST_CASE("double backward through the fused recurrence raises instead of returning wrong second derivatives") {
+  nn::GRU gru(2, 3);
+  Tensor x = randn({2, 1, 2}).requires_grad_();
+  Tensor y = gru.forward(x, Tensor()).first.sum();
+  CHECK_THROWS_AS(autograd::grad({y}, {x}, {}, false, /*create_graph=*/true), RuntimeError);
+}

@@ -15,6 +15,9 @@ for _name in dir(_Cnn):
         globals()[_name] = _obj
 del _name, _obj
 
+from . import functional  # noqa: E402
+from . import init  # noqa: E402
+
 
 
 def _import_optional(name):

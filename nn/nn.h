@@ -10,3 +10,8 @@
 #include "nn/linear.h"
 #include "nn/module.h"
 #include "nn/normalization.h"
+#include "nn/recurrent/rnn.h"
+#include "nn/recurrent/rnn_cell.h"
+#include "nn/hard_attention.h"
+#include "nn/additive_attention.h"
+#include "nn/seq2seq.h"

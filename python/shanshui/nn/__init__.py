@@ -15,4 +15,6 @@ for _name in dir(_Cnn):
         globals()[_name] = _obj
 del _name, _obj
 
+from . import functional  # noqa: E402
+from . import init  # noqa: E402
 from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)

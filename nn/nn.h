@@ -5,6 +5,7 @@
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"
+#include "nn/gat_conv.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/module.h"

@@ -49,3 +49,4 @@ namespace F = functional;
 
 // Graph attention, convolution, pooling and batch norm (nn/functional/*.h).
 #include "nn/functional/graph.h"
+#include "nn/functional/vision.h"

@@ -10,5 +10,7 @@ PYBIND11_MODULE(_C, m) {
   init_tensor_operators(m);  // operators on Tensor
   init_ops(m);               // op families (free functions and Tensor methods)
   init_autograd(m);          // grad mode and shanshui.autograd
+  init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init
+  init_optim(m);             // optimizers, clipping, rng state, safetensors
   init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
 }

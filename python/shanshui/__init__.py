@@ -51,6 +51,7 @@ _EXPORTED = [
     "stack",
     # linear algebra and indexing
     "matmul", "mm", "bmm", "gather", "scatter_add", "index_select", "index_add", "embedding", "one_hot", "nonzero",
+    "scatter_reduce", "segment_softmax",
     # grad mode
     "is_grad_enabled",
 ]

@@ -99,6 +99,8 @@ void init_optim(py::module_& m);
 // nn_bindings.h for binding more C++ modules), containers, layers, functional, init.
 void init_nn(py::module_& m);
 void init_nn_attention(py::module_& m);  // shanshui._C.nn.functional: scaled_dot_product_attention
+// Vision and graph ops (helper vision-graph): scatter_reduce, edge softmax, GAT, conv, pooling.
+void init_vision_graph(py::module_& m);
 
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>

@@ -13,4 +13,5 @@ PYBIND11_MODULE(_C, m) {
   init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init
   init_optim(m);             // optimizers, clipping, rng state, safetensors
   init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
+  init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
 }

@@ -92,6 +92,8 @@ void init_ops_elementwise(py::module_& m);
 void init_ops_reduce(py::module_& m);
 void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);
+// Optimizers, clipping, generator state, safetensors (helper "optim-py").
+void init_optim(py::module_& m);
 
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>

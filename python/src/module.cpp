@@ -10,4 +10,5 @@ PYBIND11_MODULE(_C, m) {
   init_tensor_operators(m);  // operators on Tensor
   init_ops(m);               // op families (free functions and Tensor methods)
   init_autograd(m);          // grad mode and shanshui.autograd
+  init_optim(m);             // optimizers, clipping, rng state, safetensors
 }

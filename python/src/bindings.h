@@ -94,6 +94,7 @@ void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);
 // Optimizers, clipping, generator state, safetensors (helper "optim-py").
 void init_optim(py::module_& m);
+void init_distributed(py::module_& m);  // shanshui.distributed (helper "mpi")
 
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>

@@ -11,5 +11,6 @@ PYBIND11_MODULE(_C, m) {
   init_ops(m);               // op families (free functions and Tensor methods)
   init_autograd(m);          // grad mode and shanshui.autograd
   init_optim(m);             // optimizers, clipping, rng state, safetensors
+  init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init (helper nn-py)
   init_distributed(m);       // shanshui.distributed: MPI collectives, DDP's reducer, sampler
 }

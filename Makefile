@@ -16,7 +16,7 @@ JOBS       ?= 2
 # Debian packages the build needs. cmake and ninja are taken from PATH when
 # there (pip's wheels often are) and installed from Debian otherwise.
 APT_PACKAGES := g++ libopenblas-openmp-dev libopenblas-dev catch2 \
-                nlohmann-json3-dev libstb-dev
+                nlohmann-json3-dev libstb-dev libopenmpi-dev openmpi-bin
 
 # Root runs apt-get directly; anyone else goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -94,6 +94,7 @@ void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);
 // Optimizers, clipping, generator state, safetensors (helper "optim-py").
 void init_optim(py::module_& m);
+void init_distributed(py::module_& m);  // shanshui.distributed (helper "mpi")
 
 // shanshui._C.nn (helper nn-py): Module and Parameter (init_nn_module.cpp; see
 // nn_bindings.h for binding more C++ modules), containers, layers, functional, init.

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_C, m) {
   init_optim(m);             // optimizers, clipping, rng state, safetensors
   init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
   init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
+  init_distributed(m);       // shanshui.distributed: MPI collectives, DDP's reducer, sampler
 }

@@ -18,3 +18,4 @@ del _name, _obj
 from . import functional  # noqa: E402
 from . import init  # noqa: E402
 from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
+from . import parallel  # noqa: E402  (DistributedDataParallel)

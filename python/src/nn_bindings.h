@@ -13,7 +13,8 @@
 // (from the C++ extra_repr()), and so on. A class only binds its constructor,
 // its forward and its plain fields (with def_readonly / def_readwrite).
 //
-// Complete example (python/src/init_attention.cpp; call init_attention(m) in module.cpp):
+// Complete example (python/src/init_attention.cpp; declare init_attention in bindings.h and
+// call it in module.cpp after init_nn(m)):
 //
 //   #include "nn_bindings.h"
 //   #include "nn/attention.h"

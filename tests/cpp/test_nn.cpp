@@ -226,3 +226,34 @@ TEST_CASE("init functions follow PyTorch's fan rules") {
   Tensor vec = empty({3});
   REQUIRE_THROWS_AS(nn::init::xavier_uniform_(vec), ValueError);
 }
+
+TEST_CASE("replacing forward hooks change the output; repr follows PyTorch's layout") {
+  nn::Linear lin(2, 3);
+  Tensor x = randn({4, 2});
+  int id = lin.register_replacing_forward_hook(
+      [](nn::Module&, const std::vector<Tensor>&, std::vector<Tensor>& out) { out[0] = out[0].mul(0.0); });
+  CHECK(amax(lin(x).abs()).item<double>() == 0.0);
+  lin.remove_forward_hook(id);
+  CHECK(amax(lin(x).abs()).item<double>() > 0.0);
+  // A hook returning two tensors where the caller takes one is an error, not a silent drop.
+  lin.register_replacing_forward_hook(
+      [](nn::Module&, const std::vector<Tensor>&, std::vector<Tensor>& out) { out.push_back(out[0]); });
+  REQUIRE_THROWS_AS(lin(x), TypeError);
+
+  CHECK(nn::Module::float_repr(1.0) == "1.0");
+  CHECK(nn::Module::float_repr(1e-5) == "1e-05");
+  CHECK(nn::Module::float_repr(0.01) == "0.01");
+  CHECK(nn::Dropout(0.5).repr() == "Dropout(p=0.5, inplace=False)");
+  CHECK(nn::LayerNorm(4).repr() == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)");
+  nn::Sequential seq{std::make_shared<nn::Linear>(1, 1), std::make_shared<nn::ELU>()};
+  CHECK(seq.repr() == "Sequential(\n  (0): Linear(in_features=1, out_features=1, bias=True)\n  (1): ELU(alpha=1.0)\n)");
+}
+
+TEST_CASE("named_modules works on a module that no shared_ptr owns") {
+  nn::Sequential seq{std::make_shared<nn::ReLU>()};  // on the stack, as a Python-owned module looks to C++
+  auto mods = seq.named_modules();
+  REQUIRE(mods.size() == 2);
+  CHECK(mods[0].second.get() == &seq);
+  CHECK(mods[1].first == "0");
+  CHECK(nn::Softmax().forward(ones({2, 3})).sum().item<double>() == Approx(2.0));  // implicit dim 1 for 2-d
+}

@@ -330,3 +330,67 @@ def test_parameter_class():
     assert repr(p).startswith("Parameter containing:\n")
     assert nn.Parameter().shape == (0,)
     assert type(p * 2) is ss.Tensor
+
+
+def test_modules_are_freed_when_their_owners_go():
+    import weakref
+
+    class Leaf(nn.Module):
+        def forward(self, x):
+            return x
+
+    class Parent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = Leaf()
+
+    q = Leaf()
+    r = weakref.ref(q)
+    seq = nn.Sequential(q)
+    del q
+    gc.collect()
+    assert r() is not None  # the C++ Sequential keeps the Python module alive
+    del seq
+    gc.collect()
+    assert r() is None
+    p = Parent()
+    r = weakref.ref(p.c)
+    del p
+    gc.collect()
+    assert r() is None
+
+
+def test_subclassing_a_cpp_layer():
+    class Doubled(nn.Linear):
+        def __init__(self):
+            super().__init__(2, 3)
+            self.k = 2.0
+
+        def forward(self, x):
+            return super().forward(x) * self.k
+
+    m = Doubled()
+    x = ss.randn(4, 2)
+    assert ss.allclose(m(x), ss.nn.functional.linear(x, m.weight, m.bias) * 2.0)
+    assert list(m.state_dict()) == ["weight", "bias"]
+
+
+def test_errors_in_hooks_and_forward_reach_python():
+    class Tup(nn.Module):
+        def forward(self, x):
+            return (x, x)
+
+    class Same(nn.Module):
+        def forward(self, x):
+            return x
+
+    s = Same()
+    s.register_forward_hook(lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        s(ss.ones(1))
+    with pytest.raises(ZeroDivisionError):
+        nn.Sequential(s)._cpp_call(ss.ones(1))
+    seq = nn.Sequential(Tup())
+    assert isinstance(seq(ss.ones(1)), tuple)  # the Python path passes any value on
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        seq._cpp_call(ss.ones(1))  # the C++ path needs a Tensor and says so

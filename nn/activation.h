@@ -31,7 +31,7 @@ class ELU : public Module {
  public:
   explicit ELU(double alpha = 1.0) : Module("ELU"), alpha(alpha) {}
   Tensor forward(const Tensor& x) override { return elu(x, alpha); }
-  std::string extra_repr() const override { return cat_str("alpha=", alpha, inplace ? ", inplace=True" : ""); }
+  std::string extra_repr() const override { return cat_str("alpha=", float_repr(alpha), inplace ? ", inplace=True" : ""); }
   double alpha;
   bool inplace = false;  // as ReLU::inplace
 };
@@ -41,7 +41,7 @@ class LeakyReLU : public Module {
   explicit LeakyReLU(double negative_slope = 0.01) : Module("LeakyReLU"), negative_slope(negative_slope) {}
   Tensor forward(const Tensor& x) override { return leaky_relu(x, negative_slope); }
   std::string extra_repr() const override {
-    return cat_str("negative_slope=", negative_slope, inplace ? ", inplace=True" : "");
+    return cat_str("negative_slope=", float_repr(negative_slope), inplace ? ", inplace=True" : "");
   }
   double negative_slope;
   bool inplace = false;  // as ReLU::inplace

@@ -1,6 +1,9 @@
 #include "nn/module.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 #include <unordered_set>
@@ -258,6 +261,19 @@ Tensor Module::operator()(const Tensor& input) {
   SS_CHECK(outs.size() == 1, TypeError, type_name_, ": a forward hook replaced the output by ", outs.size(),
            " tensors where the caller takes one");
   return outs[0];
+}
+
+std::string Module::float_repr(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[40];
+  for (int prec = 1; prec <= 17; ++prec) {  // the shortest form that reads back exactly
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  std::string s = buf;
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
 }
 
 std::string Module::repr() const {

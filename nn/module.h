@@ -112,6 +112,8 @@ class Module : public std::enable_shared_from_this<Module> {
 
   // ---- printing --------------------------------------------------------------
   virtual std::string extra_repr() const { return ""; }
+  // A double as Python's repr prints it (1.0, 0.01, 1e-05), for extra_repr to match PyTorch's.
+  static std::string float_repr(double v);
   std::string repr() const;
 
  protected:

@@ -1,9 +1,11 @@
 // Graph ops: torch.scatter_reduce (free function and Tensor method) and, in
 // shanshui._C.nn.functional, edge_softmax and the functional GATConv.
-#include "bindings.h"
+#include "nn_bindings.h"
 #include "nn/functional.h"
 
 namespace shanshui::python {
+
+void init_vision_modules(py::module_& m);  // init_vision_modules.cpp
 
 namespace {
 using T = const Tensor&;
@@ -43,7 +45,8 @@ void init_vision_graph(py::module_& m) {
         "Softmax of src [E, ...] within the groups given by index [E] (num_segments=-1: max(index) + 1).",
         py::arg("src"), py::arg("index"), py::arg("num_segments") = -1);
 
-  py::module_ f = m.def_submodule("nn").def_submodule("functional");
+  init_vision_modules(m);
+  py::module_ f = functional_submodule(m);
   f.def("edge_softmax", [](T src, T index, std::optional<int64_t> n) {
     return nn::functional::edge_softmax(src, index, n.value_or(-1));
   }, "torch_geometric.utils.softmax(src, index, num_nodes): softmax of edge scores per target node.",

@@ -57,6 +57,24 @@ Generator& default_generator() {
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 uint64_t initial_seed() { return default_generator().initial_seed(); }
 
+Tensor get_rng_state() {
+  auto s = default_generator().get_state();
+  Tensor t = empty({2}, DType::Int64);
+  t.data_ptr<int64_t>()[0] = int64_t(s[0]);  // bit casts: the words are unsigned
+  t.data_ptr<int64_t>()[1] = int64_t(s[1]);
+  return t;
+}
+
+void set_rng_state(const Tensor& state) {
+  SS_CHECK(state.defined() && state.dtype() == DType::Int64 && state.dim() == 1 && state.numel() == 2, ValueError,
+           "set_rng_state: expected the int64 tensor of shape [2] that get_rng_state returns, got ",
+           state.defined() ? dtype_name(state.dtype()) : "an undefined", " tensor of shape ",
+           state.defined() ? state.shape() : Shape{});
+  Tensor c = state.contiguous();
+  const int64_t* d = c.data_ptr<int64_t>();
+  default_generator().set_state({uint64_t(d[0]), uint64_t(d[1])});
+}
+
 namespace {
 
 using philox::Block;

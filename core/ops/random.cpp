@@ -120,8 +120,13 @@ void fill_uniform(T* out, int64_t n, double lo, double hi) {
   }
 }
 
+#if defined(__clang__)  // clang has no __builtin_sincos; glibc's sincos is what GCC's builtin calls
+inline void sincos_(float x, float& s, float& c) { ::sincosf(x, &s, &c); }
+inline void sincos_(double x, double& s, double& c) { ::sincos(x, &s, &c); }
+#else
 inline void sincos_(float x, float& s, float& c) { __builtin_sincosf(x, &s, &c); }
 inline void sincos_(double x, double& s, double& c) { __builtin_sincos(x, &s, &c); }
+#endif
 
 // N(mean, std) by Box-Muller; u1 is taken in (0, 1] so log(u1) is finite.
 template <class T>

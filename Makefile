@@ -33,7 +33,7 @@ LAUNCHER := -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE)
 endif
 
 .PHONY: all demo test test-cpp test-asan test-python setup setup-test setup-demo \
-        build build-asan bench clean
+        build build-asan bench fuzz clean
 
 all: build
 
@@ -141,7 +141,39 @@ test-python: build
 bench: setup-test build
 	PYTHONPATH=python $(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# --- fuzzing ------------------------------------------------------------------
+# libFuzzer on the safetensors reader for FUZZ_SECONDS, from a generated seed
+# corpus, with ASan+UBSan. Needs clang and its runtime (Debian: clang,
+# libclang-rt-14-dev), installed here only; the OpenMP runtime is GCC's libgomp.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_APT     := clang libclang-rt-14-dev
+
+$(STAMPS)/apt-fuzz: | $(STAMPS)/apt
+	@set -e; missing=""; \
+	for p in $(FUZZ_APT); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "fuzz: installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+fuzz: setup $(STAMPS)/apt-fuzz
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" -DSHANSHUI_SANITIZE=ON \
+	  -DSHANSHUI_NATIVE=OFF -DSHANSHUI_BUILD_FUZZ=ON -DSHANSHUI_BUILD_TESTS=OFF -DSHANSHUI_BUILD_EXAMPLES=OFF \
+	  -DSHANSHUI_BUILD_PYTHON=OFF -DOpenMP_CXX_FLAGS=-fopenmp=libgomp -DOpenMP_CXX_LIB_NAMES=gomp \
+	  -DOpenMP_gomp_LIBRARY="$$(g++ -print-file-name=libgomp.so)"
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_safetensors
+	rm -rf $(FUZZ_BUILD)/corpus && $(PYTHON) tests/fuzz/make_corpus.py $(FUZZ_BUILD)/corpus
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 OMP_NUM_THREADS=1 \
+	  $(FUZZ_BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 \
+	  -print_final_stats=1 $(FUZZ_BUILD)/corpus
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) _skbuild dist
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) _skbuild dist
 	find python -name '_C*.so' -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -57,6 +57,24 @@ Generator& default_generator() {
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 uint64_t initial_seed() { return default_generator().initial_seed(); }
 
+Tensor get_rng_state() {
+  auto s = default_generator().get_state();
+  Tensor t = empty({2}, DType::Int64);
+  t.data_ptr<int64_t>()[0] = int64_t(s[0]);  // bit casts: the words are unsigned
+  t.data_ptr<int64_t>()[1] = int64_t(s[1]);
+  return t;
+}
+
+void set_rng_state(const Tensor& state) {
+  SS_CHECK(state.defined() && state.dtype() == DType::Int64 && state.dim() == 1 && state.numel() == 2, ValueError,
+           "set_rng_state: expected the int64 tensor of shape [2] that get_rng_state returns, got ",
+           state.defined() ? dtype_name(state.dtype()) : "an undefined", " tensor of shape ",
+           state.defined() ? state.shape() : Shape{});
+  Tensor c = state.contiguous();
+  const int64_t* d = c.data_ptr<int64_t>();
+  default_generator().set_state({uint64_t(d[0]), uint64_t(d[1])});
+}
+
 namespace {
 
 using philox::Block;
@@ -102,8 +120,13 @@ void fill_uniform(T* out, int64_t n, double lo, double hi) {
   }
 }
 
+#if defined(__clang__)  // clang has no __builtin_sincos; glibc's sincos is what GCC's builtin calls
+inline void sincos_(float x, float& s, float& c) { ::sincosf(x, &s, &c); }
+inline void sincos_(double x, double& s, double& c) { ::sincos(x, &s, &c); }
+#else
 inline void sincos_(float x, float& s, float& c) { __builtin_sincosf(x, &s, &c); }
 inline void sincos_(double x, double& s, double& c) { __builtin_sincos(x, &s, &c); }
+#endif
 
 // N(mean, std) by Box-Muller; u1 is taken in (0, 1] so log(u1) is finite.
 template <class T>

@@ -64,6 +64,10 @@ Generator& default_generator();
 
 void manual_seed(uint64_t seed);
 uint64_t initial_seed();
+// The default generator's whole state as an int64 tensor [seed, offset] (torch.get_rng_state
+// returns bytes; shanshui has no uint8), and its inverse, which checks the tensor's shape and dtype.
+Tensor get_rng_state();
+void set_rng_state(const Tensor& state);
 
 Tensor rand(const Shape& shape, DType dtype = DType::Float32);    // U[0, 1)
 Tensor randn(const Shape& shape, DType dtype = DType::Float32);   // N(0, 1)

@@ -88,22 +88,9 @@ void init_clip(py::module_& o) {
 void init_rng_state(py::module_& m) {
   // The whole generator state is (seed, Philox offset); torch returns a uint8
   // tensor, shanshui (which has no uint8) an int64 tensor of those two words.
-  m.def("get_rng_state", [] {
-    auto s = default_generator().get_state();
-    Tensor t = empty({2}, DType::Int64);
-    int64_t* d = t.data_ptr<int64_t>();
-    d[0] = int64_t(s[0]);
-    d[1] = int64_t(s[1]);
-    return t;
-  }, "The default generator's state as an int64 tensor [seed, offset] (torch.get_rng_state).");
-  m.def("set_rng_state", [](const Tensor& t) {
-    SS_CHECK(t.dtype() == DType::Int64 && t.dim() == 1 && t.numel() == 2, ValueError,
-             "set_rng_state: expected the int64 tensor of shape [2] that get_rng_state returns, got ",
-             dtype_name(t.dtype()), " tensor of shape ", t.shape());
-    Tensor c = t.contiguous();
-    const int64_t* d = c.data_ptr<int64_t>();
-    default_generator().set_state({uint64_t(d[0]), uint64_t(d[1])});
-  }, py::arg("new_state"), "Restore a state from get_rng_state (torch.set_rng_state).");
+  m.def("get_rng_state", [] { return get_rng_state(); },
+        "The default generator's state as an int64 tensor [seed, offset] (torch.get_rng_state).");
+  m.def("set_rng_state", [](const Tensor& t) { set_rng_state(t); }, py::arg("new_state"), "Restore a state from get_rng_state (torch.set_rng_state).");
 }
 
 void init_safetensors(py::module_& m) {

@@ -126,3 +126,51 @@ TEST_CASE("clip_grad_norm_ scales to max_norm and returns the total norm; clip_g
   clip_grad_value_({a}, 2.0);
   CHECK(to_vector(a.grad()) == std::vector<double>{2.0, -2.0});
 }
+
+TEST_CASE("turning amsgrad / momentum / centered on after a state exists creates the missing buffers") {
+  Tensor p = param({1.0, -1.0});
+  Adam adam({p}, AdamOptions{.lr = 0.01});
+  set_grad(p, {0.5, 0.5});
+  adam.step();
+  adam.param_groups()[0].options["amsgrad"] = 1.0;
+  adam.step();  // used to index a missing max_exp_avg_sq
+  REQUIRE(adam.state(p).tensors.count("max_exp_avg_sq") == 1);
+  REQUIRE(adam.state(p).step == 2);
+  Tensor q = param({1.0, -1.0});
+  RMSprop rms({q}, RMSpropOptions{});
+  set_grad(q, {0.5, 0.5});
+  rms.step();
+  rms.param_groups()[0].options["momentum"] = 0.9;
+  rms.param_groups()[0].options["centered"] = 1.0;
+  rms.step();
+  REQUIRE(rms.state(q).tensors.count("momentum_buffer") == 1);
+  REQUIRE(rms.state(q).tensors.count("grad_avg") == 1);
+}
+
+TEST_CASE("Adam reads decoupled_weight_decay per group (torch >= 2.6), AdamW by default") {
+  Tensor a = param({1.0}), b = param({1.0});
+  Adam opt({ParamGroup{{a}, {{"decoupled_weight_decay", 1.0}}}, ParamGroup{{b}, {}}},
+           AdamOptions{.lr = 0.1, .weight_decay = 0.5});
+  set_grad(a, {0.0});
+  set_grad(b, {0.0});
+  opt.step();
+  // Zero gradient: decoupled decay gives p = 1 - lr * wd exactly (the Adam step of a zero moment is 0);
+  // L2 decay turns into a gradient of wd * p and a step of about lr.
+  CHECK(to_vector(a)[0] == Approx(1.0 - 0.1 * 0.5).epsilon(1e-12));
+  CHECK(to_vector(b)[0] == Approx(1.0 - 0.1).epsilon(1e-6));
+}
+
+TEST_CASE("LRScheduler::load_state resumes the schedule") {
+  Tensor p = param({1.0});
+  SGD opt({p}, SGDOptions{.lr = 1.0});
+  CosineAnnealingLR s(opt, 10, 0.1);
+  for (int i = 0; i < 4; ++i) s.step();
+  SGD opt2({param({1.0})}, SGDOptions{.lr = 1.0});
+  CosineAnnealingLR s2(opt2, 10, 0.1);
+  s2.load_state(s.last_epoch(), s.base_lrs());
+  for (int i = 0; i < 3; ++i) s.step(), s2.step();
+  REQUIRE(s2.get_last_lr() == s.get_last_lr());
+  REQUIRE(opt2.param_groups()[0].options.at("lr") == opt.param_groups()[0].options.at("lr"));
+  REQUIRE_THROWS_AS(s2.load_state(-1, s.base_lrs()), ValueError);
+  REQUIRE_THROWS_AS(s2.load_state(1, {1.0, 2.0}), ValueError);
+}

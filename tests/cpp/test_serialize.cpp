@@ -178,6 +178,7 @@ TEST_CASE("corrupted safetensors files are rejected with a clear error", "[seria
   expect_value_error(std::string("\x10\0\0", 3), "too small");
   expect_value_error(le64(1000) + "{}", "larger than the file");
   expect_value_error(le64(uint64_t(1) << 62) + "{}", "exceeds the limit");
+  expect_value_error(le64(100'000'001) + "{}", "exceeds the limit");  // just over the reference's 100 MB
   expect_value_error(st_file("{not json", 0), "not a valid JSON");
   expect_value_error(st_file("[1,2]   ", 0), "not a valid JSON");
   expect_value_error(st_file(R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 4), "F16");

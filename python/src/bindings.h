@@ -96,6 +96,8 @@ void init_ops_index(py::module_& m);
 // shanshui._C.nn (helper nn-py): Module and Parameter (init_nn_module.cpp; see
 // nn_bindings.h for binding more C++ modules), containers, layers, functional, init.
 void init_nn(py::module_& m);
+// Recurrent layers, additive / Luong attention, Seq2Seq, hard attention (init_rnn.cpp).
+void init_rnn(py::module_& m);
 
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_C, m) {
   init_ops(m);               // op families (free functions and Tensor methods)
   init_autograd(m);          // grad mode and shanshui.autograd
   init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init (helper nn-py)
+  init_rnn(m);               // RNN/GRU/LSTM, cells, additive attention, Seq2Seq, gumbel_softmax (helper rnn)
 }

@@ -16,7 +16,7 @@ JOBS       ?= 2
 # Debian packages the build needs. cmake and ninja are taken from PATH when
 # there (pip's wheels often are) and installed from Debian otherwise.
 APT_PACKAGES := g++ libopenblas-openmp-dev libopenblas-dev catch2 \
-                nlohmann-json3-dev libstb-dev
+                nlohmann-json3-dev libstb-dev libopenmpi-dev openmpi-bin
 
 # Root runs apt-get directly; anyone else goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,7 +33,7 @@ LAUNCHER := -DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE)
 endif
 
 .PHONY: all demo test test-cpp test-asan test-python setup setup-test setup-demo \
-        build build-asan clean
+        build build-asan bench clean
 
 all: build
 
@@ -135,6 +135,11 @@ test-asan: build-asan
 test-python: build
 	@set +e; PYTHONPATH=python $(PYTHON) -m pytest -q tests/python; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test-python: no Python tests collected"; exit 0; fi; exit $$rc
+
+# The benchmark harness (bench/run.py): W1-W5 in our C++ and Python APIs and in
+# PyTorch, interleaved in one run; prints the table and writes bench/results.json.
+bench: setup-test build
+	PYTHONPATH=python $(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) _skbuild dist

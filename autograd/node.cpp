@@ -147,6 +147,11 @@ tensor_list AccumulateGrad::apply(tensor_list&& grads) {
   } else {
     accumulate_inplace(Tensor(leaf->grad), g);
   }
+  // Index loop with a copy of each hook: a hook may register further hooks.
+  for (size_t i = 0; i < leaf->post_accumulate_hooks.size(); ++i) {
+    auto hook = leaf->post_accumulate_hooks[i];
+    if (hook) hook(Tensor(leaf));
+  }
   return {};
 }
 

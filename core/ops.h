@@ -6,5 +6,6 @@
 #include "core/ops/linalg.h"
 #include "core/ops/random.h"
 #include "core/ops/reduce.h"
+#include "core/ops/scatter.h"
 #include "core/ops/view_ops.h"
 #include "core/tensor.h"

@@ -128,6 +128,20 @@ void Tensor::remove_hook(unsigned handle) {
   hooks[handle].second = nullptr;
 }
 
+unsigned Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) {
+  SS_CHECK(is_leaf() && requires_grad(), RuntimeError, "register_post_accumulate_grad_hook: only leaf tensors "
+           "that require grad accumulate a gradient (shape ", shape(), ")");
+  SS_CHECK(hook != nullptr, ValueError, "register_post_accumulate_grad_hook: the hook is empty");
+  impl_->post_accumulate_hooks.push_back(std::move(hook));
+  return unsigned(impl_->post_accumulate_hooks.size() - 1);
+}
+
+void Tensor::remove_post_accumulate_grad_hook(unsigned handle) {
+  SS_CHECK(handle < impl_->post_accumulate_hooks.size(), IndexError,
+           "remove_post_accumulate_grad_hook: invalid hook handle ", handle);
+  impl_->post_accumulate_hooks[handle] = nullptr;
+}
+
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
   autograd::backward({*this}, {gradient}, retain_graph, create_graph);
 }

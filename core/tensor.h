@@ -40,6 +40,9 @@ struct TensorImpl {
   // here, not on the accumulator, because the accumulator is recreated when the
   // graph that held it is gone. A removed hook is left empty.
   std::vector<std::function<Tensor(const Tensor&)>> hooks;
+  // Tensor::register_post_accumulate_grad_hook: called with the leaf after its
+  // .grad was updated (DistributedDataParallel reduces gradients from here).
+  std::vector<std::function<void(const Tensor&)>> post_accumulate_hooks;
   std::shared_ptr<void> pyobj_state;               // opaque slot for the Python bindings
 
   ~TensorImpl();
@@ -127,6 +130,11 @@ class Tensor {
     }));
   }
   void remove_hook(unsigned handle);
+  // Leaves only, as torch's register_post_accumulate_grad_hook: `hook(leaf)`
+  // runs each time backward has accumulated into leaf.grad, so the hook sees
+  // the updated .grad. Returns a handle for remove_post_accumulate_grad_hook.
+  unsigned register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook);
+  void remove_post_accumulate_grad_hook(unsigned handle);
 
   // ---- conversion / copies --------------------------------------------------
   Tensor to(DType t, bool copy = false) const;

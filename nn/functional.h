@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/ops.h"
+#include "nn/functional/attention.h"
 
 namespace shanshui::nn::functional {
 
@@ -46,3 +47,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 namespace shanshui::nn {
 namespace F = functional;
 }
+
+// Graph attention, convolution, pooling and batch norm (nn/functional/*.h).
+#include "nn/functional/graph.h"
+#include "nn/functional/vision.h"

@@ -1,10 +1,13 @@
 // Everything in nn: #include "nn/nn.h"
 #pragma once
 #include "nn/activation.h"
+#include "nn/attention/attention.h"
 #include "nn/container.h"
+#include "nn/conv.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"
+#include "nn/gat_conv.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/module.h"
@@ -14,3 +17,4 @@
 #include "nn/hard_attention.h"
 #include "nn/additive_attention.h"
 #include "nn/seq2seq.h"
+#include "nn/vision.h"

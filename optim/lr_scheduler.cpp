@@ -26,6 +26,17 @@ void LRScheduler::apply() {
   }
 }
 
+void LRScheduler::load_state(int64_t last_epoch, const std::vector<double>& base_lrs) {
+  SS_CHECK(base_lrs.size() == opt_.param_groups().size(), ValueError, "LRScheduler.load_state: ", base_lrs.size(),
+           " base lrs for an optimizer with ", opt_.param_groups().size(), " parameter groups");
+  SS_CHECK(last_epoch >= 0, ValueError, "LRScheduler.load_state: last_epoch must be >= 0, got ", last_epoch);
+  last_epoch_ = last_epoch;
+  base_lrs_ = base_lrs;
+  auto& groups = opt_.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) groups[i].options["initial_lr"] = base_lrs_[i];
+  apply();
+}
+
 void LRScheduler::step() {
   ++last_epoch_;
   apply();

@@ -17,6 +17,8 @@ class LRScheduler {
   int64_t last_epoch() const { return last_epoch_; }
   std::vector<double> get_last_lr() const { return last_lr_; }
   const std::vector<double>& base_lrs() const { return base_lrs_; }
+  // Resume: restore the epoch counter and base lrs (from a checkpoint) and set the groups' lr.
+  void load_state(int64_t last_epoch, const std::vector<double>& base_lrs);
 
  protected:
   // The lr of group `g` at `epoch` given its base lr.

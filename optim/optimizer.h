@@ -44,6 +44,13 @@ class Optimizer {
   const Options& defaults() const { return defaults_; }
   ParamState& state(const Tensor& p) { return state_[p.impl()]; }
   bool has_state(const Tensor& p) const { return state_.count(p.impl()) != 0; }
+  // The state of p, or nullptr before its first step (the live buffers, not copies).
+  const ParamState* find_state(const Tensor& p) const {
+    auto it = state_.find(p.impl());
+    return it == state_.end() ? nullptr : &it->second;
+  }
+  void clear_state() { state_.clear(); }
+  const std::string& name() const { return name_; }
 
   OptimizerStateDict state_dict() const;
   void load_state_dict(const OptimizerStateDict& sd);

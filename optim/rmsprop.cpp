@@ -27,11 +27,13 @@ void RMSprop::update(Tensor& param, const Tensor& grad, ParamState& st, const Op
   const double lr = opt(o, "lr"), alpha = opt(o, "alpha"), eps = opt(o, "eps"), wd = opt(o, "weight_decay"),
                mom = opt(o, "momentum");
   const bool centered = opt(o, "centered") != 0, maximize = opt(o, "maximize") != 0;
-  if (!st.tensors.count("square_avg")) {
-    st.tensors["square_avg"] = zeros(param.shape(), param.dtype());
-    if (mom > 0) st.tensors["momentum_buffer"] = zeros(param.shape(), param.dtype());
-    if (centered) st.tensors["grad_avg"] = zeros(param.shape(), param.dtype());
-  }
+  // Each buffer on its own: a group may turn on momentum or centered after a state was loaded.
+  auto ensure = [&](const char* k) {
+    if (!st.tensors.count(k)) st.tensors[k] = zeros(param.shape(), param.dtype());
+  };
+  ensure("square_avg");
+  if (mom > 0) ensure("momentum_buffer");
+  if (centered) ensure("grad_avg");
   st.step++;
   SS_DISPATCH_FLOAT(param.dtype(), "RMSprop.step", [&](auto tag) {
     using T = decltype(tag);
@@ -45,20 +47,21 @@ void RMSprop::update(Tensor& param, const Tensor& grad, ParamState& st, const Op
     parallel_for(param.numel(), 10, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         T gi = maximize ? -g[i] : g[i];
-        if (wd != 0) gi = gi + twd * p[i];
-        sq[i] = sq[i] * ta + wa * gi * gi;
+        if (wd != 0) gi = std::fma(p[i], twd, gi);  // grad.add(param, alpha=wd)
+        sq[i] = std::fma(wa * gi, gi, sq[i] * ta);  // ATen's AVX2 addcmul is a fused multiply-add
         T avg;
         if (ga) {
-          ga[i] = lerp_low ? ga[i] + wa * (gi - ga[i]) : gi - (gi - ga[i]) * (T(1) - wa);
-          avg = std::sqrt(sq[i] + T(-1) * ga[i] * ga[i]) + teps;
+          ga[i] = lerp_low ? std::fma(wa, gi - ga[i], ga[i]) : std::fma(-(T(1) - wa), gi - ga[i], gi);
+          avg = std::sqrt(std::fma(-ga[i], ga[i], sq[i])) + teps;
         } else {
           avg = std::sqrt(sq[i]) + teps;
         }
         if (buf) {
-          buf[i] = buf[i] * tmom + gi / avg;
-          p[i] = p[i] - tlr * buf[i];
+          T scaled = buf[i] * tmom;  // buf.mul_(momentum).addcdiv_(grad, avg)
+          buf[i] = scaled + gi / avg;
+          p[i] = std::fma(buf[i], -tlr, p[i]);  // param.add_(buf, alpha=-lr)
         } else {
-          p[i] = p[i] + (-tlr) * (gi / avg);
+          p[i] = p[i] + ((-tlr) * gi) / avg;  // addcdiv: self + (value * t1) / t2
         }
       }
     });

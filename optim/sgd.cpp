@@ -1,5 +1,7 @@
 #include "optim/sgd.h"
 
+#include <cmath>
+
 #include "core/dispatch.h"
 #include "core/ops.h"
 #include "core/parallel.h"
@@ -33,13 +35,16 @@ void SGD::update(Tensor& param, const Tensor& grad, ParamState& st, const Option
     const T tlr = T(lr), tmom = T(mom), tdamp = T(1 - damp), twd = T(wd);
     parallel_for(param.numel(), 4, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
+        // ATen's AVX2 add(a, b, alpha) is fma(b, alpha, a); the same fused steps here.
         T d = maximize ? -g[i] : g[i];
-        if (wd != 0) d = d + twd * p[i];
+        if (wd != 0) d = std::fma(p[i], twd, d);
         if (buf) {
-          buf[i] = first ? d : buf[i] * tmom + tdamp * d;  // the first step copies d (PyTorch)
-          d = nesterov ? d + tmom * buf[i] : buf[i];
+          // buf.mul_(momentum) rounded on its own, then add_(d, alpha=1 - dampening);
+          // the first step copies d (PyTorch).
+          buf[i] = first ? d : std::fma(d, tdamp, buf[i] * tmom);
+          d = nesterov ? std::fma(buf[i], tmom, d) : buf[i];
         }
-        p[i] = p[i] - tlr * d;
+        p[i] = std::fma(d, -tlr, p[i]);
       }
     });
   });

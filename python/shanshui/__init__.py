@@ -34,7 +34,7 @@ _EXPORTED = [
     # creation, random, numpy, threads
     "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "scalar_tensor",
     "arange", "linspace", "eye", "rand", "randn", "randint", "rand_like", "randn_like", "randperm", "bernoulli",
-    "multinomial", "manual_seed", "initial_seed", "from_numpy", "set_num_threads", "get_num_threads",
+    "multinomial", "manual_seed", "initial_seed", "get_rng_state", "set_rng_state", "from_numpy", "set_num_threads", "get_num_threads",
     "promote_types", "result_type",
     # elementwise
     "add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "pow", "maximum", "minimum",
@@ -51,6 +51,7 @@ _EXPORTED = [
     "stack",
     # linear algebra and indexing
     "matmul", "mm", "bmm", "gather", "scatter_add", "index_select", "index_add", "embedding", "one_hot", "nonzero",
+    "scatter_reduce", "segment_softmax",
     # grad mode
     "is_grad_enabled",
 ]
@@ -176,6 +177,10 @@ class device:
 
     def __hash__(self):
         return hash("cpu")
+
+
+# ---- checkpoints (safetensors) --------------------------------------------------------------
+from .serialization import load, load_metadata, load_training_state, save, save_training_state  # noqa: E402,F401
 
 
 # ---- subpackages (each is optional while the project grows) ---------------------------------

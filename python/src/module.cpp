@@ -10,6 +10,10 @@ PYBIND11_MODULE(_C, m) {
   init_tensor_operators(m);  // operators on Tensor
   init_ops(m);               // op families (free functions and Tensor methods)
   init_autograd(m);          // grad mode and shanshui.autograd
-  init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init (helper nn-py)
-  init_rnn(m);               // RNN/GRU/LSTM, cells, additive attention, Seq2Seq, gumbel_softmax (helper rnn)
+  init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init
+  init_optim(m);             // optimizers, clipping, rng state, safetensors
+  init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
+  init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
+  init_distributed(m);       // shanshui.distributed: MPI collectives, DDP's reducer, sampler
+  init_rnn(m);               // RNN/GRU/LSTM, cells, additive attention, Seq2Seq, gumbel_softmax
 }

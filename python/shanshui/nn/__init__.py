@@ -17,20 +17,5 @@ del _name, _obj
 
 from . import functional  # noqa: E402
 from . import init  # noqa: E402
-
-
-
-def _import_optional(name):
-    import importlib
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"{__name__}.{name}":
-            raise
-        return None
-
-
-# nn.utils (clip_grad_norm_, ...) is written by the optim bindings; optional until it lands.
-utils = _import_optional("utils")
-if utils is None:
-    del utils
+from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
+from . import parallel  # noqa: E402  (DistributedDataParallel)

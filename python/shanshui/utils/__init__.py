@@ -1,0 +1,2 @@
+"""shanshui.utils: data loading helpers (torch.utils)."""
+from . import data  # noqa: F401

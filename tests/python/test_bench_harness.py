@@ -1,0 +1,36 @@
+"""The benchmark harness runs end to end on tiny sizes (timings are never asserted:
+they belong to `make bench`, not to tests)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CPP_WORKER = os.path.join(ROOT, "build", "bench", "bench_worker")
+
+
+@pytest.mark.skipif(not os.path.exists(CPP_WORKER), reason="build/bench/bench_worker not built (make build)")
+def test_harness_tiny_run_reports_every_implementation(tmp_path):
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--tiny", "--rounds", "2",
+                        "--round-seconds", "0.01", "-w", "W1,W2,W3,W4,W5", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert res["tiny"] is True and res["machine"]["cores"] >= 1
+    seen = {(e["workload"], impl): row for e in res["results"] for impl, row in e["rows"].items()}
+    for w in ("W1", "W2", "W3", "W4", "W5"):
+        for impl in ("torch", "ss-python", "ss-cpp"):
+            row = seen[(w, impl)]
+            assert row["available"], f"{w} {impl}: {row.get('reason')}"
+            assert len(row["times_s"]) == 2 and all(t > 0 for t in row["times_s"])
+            assert row["flops"] > 0 and row["rate"] > 0
+    assert "| W5 |" in r.stdout and "torch/ours" in r.stdout
+
+
+def test_harness_rejects_unknown_workload():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "-w", "W9"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "unknown workload 'W9'" in r.stderr

@@ -15,4 +15,5 @@ PYBIND11_MODULE(_C, m) {
   init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
   init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
   init_distributed(m);       // shanshui.distributed: MPI collectives, DDP's reducer, sampler
+  init_rnn(m);               // RNN/GRU/LSTM, cells, additive attention, Seq2Seq, gumbel_softmax
 }

@@ -1,5 +1,6 @@
 // Activation modules: thin wrappers over the elementwise ops, with PyTorch's defaults.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "core/ops.h"
@@ -11,6 +12,8 @@ class ReLU : public Module {
  public:
   ReLU() : Module("ReLU") {}
   Tensor forward(const Tensor& x) override { return relu(x); }
+  std::string extra_repr() const override { return inplace ? "inplace=True" : ""; }
+  bool inplace = false;  // PyTorch's flag, shown in repr; the result is computed out of place either way
 };
 
 class GELU : public Module {
@@ -28,16 +31,20 @@ class ELU : public Module {
  public:
   explicit ELU(double alpha = 1.0) : Module("ELU"), alpha(alpha) {}
   Tensor forward(const Tensor& x) override { return elu(x, alpha); }
-  std::string extra_repr() const override { return cat_str("alpha=", alpha); }
+  std::string extra_repr() const override { return cat_str("alpha=", alpha, inplace ? ", inplace=True" : ""); }
   double alpha;
+  bool inplace = false;  // as ReLU::inplace
 };
 
 class LeakyReLU : public Module {
  public:
   explicit LeakyReLU(double negative_slope = 0.01) : Module("LeakyReLU"), negative_slope(negative_slope) {}
   Tensor forward(const Tensor& x) override { return leaky_relu(x, negative_slope); }
-  std::string extra_repr() const override { return cat_str("negative_slope=", negative_slope); }
+  std::string extra_repr() const override {
+    return cat_str("negative_slope=", negative_slope, inplace ? ", inplace=True" : "");
+  }
   double negative_slope;
+  bool inplace = false;  // as ReLU::inplace
 };
 
 class Tanh : public Module {
@@ -54,10 +61,13 @@ class Sigmoid : public Module {
 
 class Softmax : public Module {
  public:
-  explicit Softmax(int64_t dim) : Module("Softmax"), dim(dim) {}
-  Tensor forward(const Tensor& x) override { return softmax(x, dim); }
-  std::string extra_repr() const override { return cat_str("dim=", dim); }
-  int64_t dim;
+  // dim unset: PyTorch's legacy implicit choice (0 for 0-, 1- and 3-d inputs, else 1).
+  explicit Softmax(std::optional<int64_t> dim = std::nullopt) : Module("Softmax"), dim(dim) {}
+  Tensor forward(const Tensor& x) override {
+    return softmax(x, dim ? *dim : (x.dim() == 0 || x.dim() == 1 || x.dim() == 3 ? 0 : 1));
+  }
+  std::string extra_repr() const override { return dim ? cat_str("dim=", *dim) : std::string("dim=None"); }
+  std::optional<int64_t> dim;
 };
 
 }  // namespace shanshui::nn

@@ -14,7 +14,7 @@ class Embedding : public Module {
   Tensor forward(const Tensor& indices) override;
   void reset_parameters();
   std::string extra_repr() const override;
-  Tensor& weight() { return params_.at(0); }
+  Tensor& weight() { return params_["weight"]; }
   int64_t num_embeddings, embedding_dim;
   std::optional<int64_t> padding_idx;
 };

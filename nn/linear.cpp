@@ -12,9 +12,7 @@ Linear::Linear(int64_t in, int64_t out, bool bias, DType dtype) : Module("Linear
            " and ", out);
   SS_CHECK(is_floating(dtype), TypeError, "Linear: dtype must be floating point, got ", dtype_name(dtype));
   register_parameter("weight", empty({out, in}, dtype));
-  weight_slot_ = 0;
   register_parameter("bias", bias ? empty({out}, dtype) : Tensor());
-  bias_slot_ = 1;
   reset_parameters();
 }
 
@@ -32,7 +30,7 @@ Tensor Linear::forward(const Tensor& x) { return linear(x, weight(), bias()); }
 
 std::string Linear::extra_repr() const {
   return cat_str("in_features=", in_features, ", out_features=", out_features,
-                 ", bias=", params_.at(bias_slot_).defined() ? "True" : "False");
+                 ", bias=", params_.contains("bias") && params_["bias"].defined() ? "True" : "False");
 }
 
 }  // namespace shanshui::nn

@@ -19,12 +19,10 @@ class Linear : public Module {
   std::string extra_repr() const override;
   // Parameters are read from the registry on each call, so re-assigning one
   // (weight tying from Python, load_state_dict) is always seen.
-  Tensor& weight() { return params_.at(weight_slot_); }
-  Tensor& bias() { return params_.at(bias_slot_); }
+  // By name, not slot: Python may delete and re-register them in another order.
+  Tensor& weight() { return params_["weight"]; }
+  Tensor& bias() { return params_["bias"]; }
   int64_t in_features, out_features;
-
- private:
-  size_t weight_slot_, bias_slot_;
 };
 
 class Identity : public Module {

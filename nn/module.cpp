@@ -117,7 +117,11 @@ std::vector<std::pair<std::string, ModulePtr>> Module::named_modules(const std::
     for (const auto& [n, c] : m->children_)
       if (c) visit(join(p, n), c);
   };
-  visit(prefix, shared_from_this());
+  // A module owned by a Python object alone has no shared_ptr to share (see
+  // py::smart_holder): then point at it without owning, as the caller holds it anyway.
+  ModulePtr self = weak_from_this().lock();
+  if (!self) self = ModulePtr(ModulePtr(), this);
+  visit(prefix, self);
   return out;
 }
 
@@ -214,9 +218,19 @@ LoadStateDictResult Module::load_state_dict(const StateDict& sd, bool strict) {
 }
 
 int Module::register_forward_hook(ForwardHook hook) {
+  return register_replacing_forward_hook(
+      [h = std::move(hook)](Module& m, const std::vector<Tensor>& in, std::vector<Tensor>& out) { h(m, in, out); });
+}
+
+int Module::register_replacing_forward_hook(ReplacingForwardHook hook) {
   int id = next_hook_id_++;
   forward_hooks_.emplace_back(id, std::move(hook));
   return id;
+}
+
+bool Module::is_persistent_buffer(const std::string& name) const {
+  return buffers_.contains(name) &&
+         std::find(non_persistent_.begin(), non_persistent_.end(), name) == non_persistent_.end();
 }
 
 void Module::remove_forward_hook(int handle) {
@@ -225,10 +239,11 @@ void Module::remove_forward_hook(int handle) {
                        forward_hooks_.end());
 }
 
-void Module::run_forward_hooks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
+std::vector<Tensor> Module::run_forward_hooks(const std::vector<Tensor>& inputs, std::vector<Tensor> outputs) {
   // Copy: a hook may remove itself.
   auto hooks = forward_hooks_;
   for (auto& [id, h] : hooks) h(*this, inputs, outputs);
+  return outputs;
 }
 
 Tensor Module::forward(const Tensor& input) {
@@ -238,24 +253,40 @@ Tensor Module::forward(const Tensor& input) {
 
 Tensor Module::operator()(const Tensor& input) {
   Tensor out = forward(input);
-  if (!forward_hooks_.empty()) run_forward_hooks({input}, {out});
-  return out;
+  if (forward_hooks_.empty()) return out;
+  std::vector<Tensor> outs = run_forward_hooks({input}, {out});
+  SS_CHECK(outs.size() == 1, TypeError, type_name_, ": a forward hook replaced the output by ", outs.size(),
+           " tensors where the caller takes one");
+  return outs[0];
 }
 
 std::string Module::repr() const {
-  std::ostringstream os;
-  os << type_name_ << "(" << extra_repr();
-  if (!children_.empty()) {
-    os << "\n";
-    for (const auto& [n, c] : children_) {
-      if (!c) continue;
-      std::string sub = c->repr(), indented;
-      for (char ch : sub) {
-        indented += ch;
-        if (ch == '\n') indented += "  ";
-      }
-      os << "  (" << n << "): " << indented << "\n";
+  // PyTorch's layout: the extra_repr alone on one line when there are no
+  // children, otherwise one line per extra_repr line and per child, indented.
+  auto indent = [](const std::string& s) {
+    std::string r;
+    for (char ch : s) {
+      r += ch;
+      if (ch == '\n') r += "  ";
     }
+    return r;
+  };
+  std::vector<std::string> lines;
+  std::string extra = extra_repr();
+  if (!extra.empty()) {
+    std::istringstream is(extra);
+    for (std::string l; std::getline(is, l);) lines.push_back(l);
+  }
+  size_t n_extra = lines.size();
+  for (const auto& [n, c] : children_)
+    if (c) lines.push_back("(" + n + "): " + indent(c->repr()));
+  std::ostringstream os;
+  os << type_name_ << "(";
+  if (lines.size() == 1 && n_extra == 1) {
+    os << lines[0];
+  } else if (!lines.empty()) {
+    os << "\n";
+    for (auto& l : lines) os << "  " << l << "\n";
   }
   os << ")";
   return os.str();

@@ -53,7 +53,14 @@ class Module : public std::enable_shared_from_this<Module> {
   Tensor& parameter(const std::string& name) { return params_[name]; }
   Tensor& buffer(const std::string& name) { return buffers_[name]; }
   ModulePtr& child(const std::string& name) { return children_[name]; }
+  // Every child name in order, including children registered as None.
+  std::vector<std::string> child_names() const {
+    std::vector<std::string> r;
+    for (const auto& kv : children_) r.push_back(kv.first);
+    return r;
+  }
   void erase(const std::string& name);  // drop a parameter, buffer or child of that name
+  bool is_persistent_buffer(const std::string& name) const;
 
   std::vector<Tensor> parameters(bool recurse = true) const;
   NamedTensors named_parameters(bool recurse = true, const std::string& prefix = "") const;
@@ -69,6 +76,8 @@ class Module : public std::enable_shared_from_this<Module> {
   virtual void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+  // This module only (PyTorch's `module.training = False`); train() recurses.
+  void set_training_flag(bool on) { training_ = on; }
   void zero_grad(bool set_to_none = true);
   void apply(const std::function<void(Module&)>& fn);  // children first, then self, as PyTorch
   void requires_grad_(bool requires_grad = true);
@@ -84,10 +93,15 @@ class Module : public std::enable_shared_from_this<Module> {
   // ---- forward hooks ------------------------------------------------------------
   // Called after forward with the module, its tensor inputs and tensor outputs.
   using ForwardHook = std::function<void(Module&, const std::vector<Tensor>&, const std::vector<Tensor>&)>;
+  // A hook that may replace the outputs in place (PyTorch's hooks that return a
+  // value); the Python bindings register Python hooks as these.
+  using ReplacingForwardHook = std::function<void(Module&, const std::vector<Tensor>&, std::vector<Tensor>&)>;
   int register_forward_hook(ForwardHook hook);
+  int register_replacing_forward_hook(ReplacingForwardHook hook);
   void remove_forward_hook(int handle);
   bool has_forward_hooks() const { return !forward_hooks_.empty(); }
-  void run_forward_hooks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs);
+  // Runs the hooks in registration order; returns the outputs, as replaced by the hooks.
+  std::vector<Tensor> run_forward_hooks(const std::vector<Tensor>& inputs, std::vector<Tensor> outputs);
 
   // ---- forward ------------------------------------------------------------------
   // Single-tensor forward, overridden by layers that take one tensor (and by
@@ -109,7 +123,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
  private:
   std::string type_name_;
-  std::vector<std::pair<int, ForwardHook>> forward_hooks_;
+  std::vector<std::pair<int, ReplacingForwardHook>> forward_hooks_;
   int next_hook_id_ = 0;
 };
 

@@ -28,7 +28,8 @@ std::string LayerNorm::extra_repr() const {
   std::string s = "(";
   for (size_t i = 0; i < normalized_shape.size(); ++i) s += (i ? ", " : "") + std::to_string(normalized_shape[i]);
   if (normalized_shape.size() == 1) s += ",";
-  return s + cat_str("), eps=", eps, ", elementwise_affine=", elementwise_affine ? "True" : "False");
+  return s + cat_str("), eps=", eps, ", elementwise_affine=", elementwise_affine ? "True" : "False",
+                     ", bias=", bias().defined() ? "True" : "False");
 }
 
 }  // namespace shanshui::nn

@@ -94,6 +94,10 @@ void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);
 void init_nn_attention(py::module_& m);  // shanshui._C.nn.functional: scaled_dot_product_attention
 
+// shanshui._C.nn (helper nn-py): Module and Parameter (init_nn_module.cpp; see
+// nn_bindings.h for binding more C++ modules), containers, layers, functional, init.
+void init_nn(py::module_& m);
+
 // Bind `f` both as shanshui.<name>(input, ...) and as Tensor.<name>(...).
 template <class F, class... Extra>
 void def_op(py::module_& m, TensorClass& cls, const char* name, F&& f, const char* doc, const Extra&... extra) {

@@ -10,5 +10,6 @@ PYBIND11_MODULE(_C, m) {
   init_tensor_operators(m);  // operators on Tensor
   init_ops(m);               // op families (free functions and Tensor methods)
   init_autograd(m);          // grad mode and shanshui.autograd
-  init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
+  init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init (helper nn-py)
+  init_nn_attention(m);      // attention: scaled_dot_product_attention, MultiheadAttention, Transformer
 }

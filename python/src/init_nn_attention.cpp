@@ -1,9 +1,9 @@
-// The attention family in shanshui._C.nn.functional (re-exported as
-// shanshui.nn.functional): scaled_dot_product_attention under torch's
+// The attention family: the modules (init_nn_transformer.cpp) and, in
+// shanshui._C.nn.functional (re-exported as shanshui.nn.functional): scaled_dot_product_attention under torch's
 // signature, the variant that also returns the attention weights, and the
 // two implementations (math and flash) for tests and benchmarks.
-#include "bindings.h"
 #include "nn/functional.h"
+#include "nn_bindings.h"
 
 namespace shanshui::python {
 
@@ -14,16 +14,13 @@ namespace F = nn::functional;
 
 Tensor opt(const OptT& t) { return t ? *t : Tensor(); }
 
-// shanshui._C.<name>, reusing the submodule when another area created it first.
-py::module_ submodule(py::module_ parent, const char* name) {
-  if (py::hasattr(parent, name)) return py::reinterpret_borrow<py::module_>(parent.attr(name));
-  return parent.def_submodule(name);
-}
-
 }  // namespace
 
+void init_nn_transformer(py::module_& m);  // the modules, in init_nn_transformer.cpp
+
 void init_nn_attention(py::module_& m) {
-  py::module_ f = submodule(submodule(m, "nn"), "functional");
+  init_nn_transformer(m);
+  py::module_ f = functional_submodule(m);
   auto none = py::none();
   f.def("scaled_dot_product_attention",
         [](const Tensor& q, const Tensor& k, const Tensor& v, const OptT& mask, double p, bool causal,

@@ -12,7 +12,7 @@ PYBIND11_MODULE(_C, m) {
   init_autograd(m);          // grad mode and shanshui.autograd
   init_nn(m);                // shanshui._C.nn: Module, Parameter, layers, functional, init
   init_optim(m);             // optimizers, clipping, rng state, safetensors
-  init_nn_attention(m);      // attention functionals (shanshui.nn.functional)
+  init_nn_attention(m);      // attention: scaled_dot_product_attention, MultiheadAttention, Transformer
   init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
   init_distributed(m);       // shanshui.distributed: MPI collectives, DDP's reducer, sampler
   init_rnn(m);               // RNN/GRU/LSTM, cells, additive attention, Seq2Seq, gumbel_softmax

@@ -153,3 +153,13 @@ def test_ddp_behaves_as_the_wrapped_module():
         DDP(object())
     with pytest.raises(ValueError, match="device_ids"):
         DDP(Net(), device_ids=[0])
+
+
+@pytest.mark.skipif(not dist.is_available() or MPIRUN is None, reason="shanshui built without MPI, or no mpirun")
+def test_example_ddp_blobs_under_mpirun():
+    script = os.path.join(ROOT, "examples", "ddp_blobs.py")
+    p = subprocess.run(["timeout", "-k", "10", "120", MPIRUN, "-np", "2", sys.executable, script],
+                       env=mpi_env(), capture_output=True, text=True, timeout=150)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "weights identical on all ranks: yes" in out and "(2 ranks)" in out, out

@@ -16,7 +16,12 @@ JOBS       ?= 2
 # Debian packages the build needs. cmake and ninja are taken from PATH when
 # there (pip's wheels often are) and installed from Debian otherwise.
 APT_PACKAGES := g++ libopenblas-openmp-dev libopenblas-dev catch2 \
-                nlohmann-json3-dev libstb-dev libopenmpi-dev openmpi-bin
+                nlohmann-json3-dev libstb-dev libcli11-dev libopenmpi-dev openmpi-bin ccache
+
+# Data the demos train on, shipped by Debian (../shared/data/README.md): text
+# for the masked LM, Fashion-MNIST for the ViT, Bibles for real-data
+# translation. The tests run the demos' short modes, so `make test` wants them too.
+DEMO_APT_PACKAGES := fortunes dataset-fashion-mnist diatheke sword-text-web sword-text-sparv
 
 # Root runs apt-get directly; anyone else goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -40,28 +45,37 @@ all: build
 # --- set-up ------------------------------------------------------------------
 
 setup: $(STAMPS)/apt $(STAMPS)/pip-build
-setup-test: setup $(STAMPS)/pip-test
-setup-demo: setup $(STAMPS)/pip-demo
+setup-test: setup $(STAMPS)/apt-demo $(STAMPS)/pip-test
+setup-demo: setup $(STAMPS)/apt-demo $(STAMPS)/pip-demo
 
-$(STAMPS)/apt:
+# $(call apt_install,PACKAGES): install the Debian packages that are missing.
+define apt_install
 	@mkdir -p $(STAMPS)
 	@set -e; \
-	missing=""; \
-	for p in $(APT_PACKAGES); do \
+	missing="$(2)"; \
+	for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
-	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
-	command -v ninja >/dev/null 2>&1 || missing="$$missing ninja-build"; \
-	$(PYTHON) -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
-	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
-	$(PYTHON) -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
-	  || missing="$$missing python3-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing Debian packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 	@touch $@
+endef
+
+# Tools that may come from elsewhere (pip's cmake and ninja, a pyenv Python)
+# count as present when they work.
+TOOLS_MISSING = $(shell command -v cmake >/dev/null 2>&1 || echo cmake) \
+  $(shell command -v ninja >/dev/null 2>&1 || echo ninja-build) \
+  $(shell $(PYTHON) -m pip --version >/dev/null 2>&1 || echo python3-pip) \
+  $(shell $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || echo python3-venv) \
+  $(shell $(PYTHON) -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' >/dev/null 2>&1 || echo python3-dev)
+
+$(STAMPS)/apt:
+	$(call apt_install,$(APT_PACKAGES),$(strip $(TOOLS_MISSING)))
+$(STAMPS)/apt-demo: | $(STAMPS)/apt
+	$(call apt_install,$(DEMO_APT_PACKAGES))
 
 # pip refuses to touch a Debian-managed Python (PEP 668) unless told; a pyenv
 # or venv Python has no marker and needs no flag.
@@ -150,16 +164,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_APT     := clang libclang-rt-14-dev
 
 $(STAMPS)/apt-fuzz: | $(STAMPS)/apt
-	@set -e; missing=""; \
-	for p in $(FUZZ_APT); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "fuzz: installing Debian packages:$$missing"; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
-	@touch $@
+	$(call apt_install,$(FUZZ_APT))
 
 fuzz: setup $(STAMPS)/apt-fuzz
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \

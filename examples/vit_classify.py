@@ -28,11 +28,16 @@ from shanshui import nn
 from shanshui.nn import functional as F
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+DIGITS_MEAN_STD = (0.3053, 0.3760)  # of all 1797 images, pixels scaled to [0, 1]
 FASHION_CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
 
-CONFIGS = {  # image size, patch, width, depth, heads, MLP ratio, epochs, batch
-    "fashion": dict(img=28, patch=4, dim=64, depth=4, heads=4, mlp_ratio=2.0, epochs=6, batch=128, lr=2e-3),
-    "digits": dict(img=8, patch=2, dim=64, depth=3, heads=4, mlp_ratio=2.0, epochs=40, batch=64, lr=2e-3),
+# Image size, patch, width, depth, heads, MLP ratio, epochs, batch, peak lr, dropout, and the largest random
+# shift (pixels) of the light augmentation; examples/cpp/vit_classify.cpp uses the same numbers.
+CONFIGS = {
+    "fashion-mnist": dict(img=28, patch=4, dim=64, depth=4, heads=4, mlp_ratio=2.0, epochs=6, batch=128, lr=2e-3,
+                          dropout=0.0, shift=0),
+    "digits": dict(img=8, patch=2, dim=64, depth=3, heads=4, mlp_ratio=2.0, epochs=40, batch=32, lr=2e-3,
+                   dropout=0.1, shift=0),
 }
 
 
@@ -53,7 +58,7 @@ def load_fashion():
         y = read_idx(os.path.join(FASHION_DIR, f"{kind}-labels-idx1-ubyte.gz")).astype(np.int64)
         return (x - 0.2860) / 0.3530, y  # the training set's mean and std
     (xtr, ytr), (xte, yte) = part("train"), part("t10k")
-    return xtr[:, None], ytr, xte[:, None], yte, FASHION_CLASSES
+    return xtr[:, None], ytr, xte[:, None], yte, FASHION_CLASSES, -0.2860 / 0.3530
 
 
 def load_digits():
@@ -71,7 +76,23 @@ def load_digits():
     y = d[:, -1].astype(np.int64)
     perm = np.random.default_rng(0).permutation(len(y))
     tr, te = perm[:1437], perm[1437:]  # the usual 80/20 split
-    return x[tr], y[tr], x[te], y[te], [str(i) for i in range(10)]
+    mean, std = DIGITS_MEAN_STD
+    return (x[tr] - mean) / std, y[tr], (x[te] - mean) / std, y[te], [str(i) for i in range(10)], -mean / std
+
+
+def shift_batch(x, max_shift, fill, rng):
+    """Move each image by a random (dy, dx) in [-max_shift, max_shift]^2; uncovered pixels get `fill`
+    (the background). Light augmentation that keeps a small ViT from memorising a small training set."""
+    if max_shift == 0:
+        return x
+    b, c, h, w = x.shape
+    k = max_shift
+    padded = np.pad(x, ((0, 0), (0, 0), (k, k), (k, k)), constant_values=fill)
+    off = rng.integers(0, 2 * k + 1, size=(b, 2))
+    rows = off[:, 0, None] + np.arange(h)[None]  # [B, h]
+    cols = off[:, 1, None] + np.arange(w)[None]  # [B, w]
+    return np.ascontiguousarray(padded[np.arange(b)[:, None, None, None], np.arange(c)[None, :, None, None],
+                                       rows[:, None, :, None], cols[:, None, None, :]])
 
 
 def progress(iterable, total, desc):
@@ -143,9 +164,9 @@ def save_figures(out, cm, classes, images, maps, grid, losses):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", choices=sorted(CONFIGS), default="fashion")
+    ap.add_argument("--dataset", choices=sorted(CONFIGS), default="fashion-mnist")
     ap.add_argument("--epochs", type=int, default=None, help="default: per dataset")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="default: OMP_NUM_THREADS or all cores")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="default: out/vit_<dataset>")
     ap.add_argument("--short", action="store_true", help="quick run on a subset (the test suite's)")
@@ -155,22 +176,21 @@ def main():
         cfg["epochs"] = args.epochs
     out = args.out or f"out/vit_{args.dataset}"
     os.makedirs(out, exist_ok=True)
-    ss.set_num_threads(args.threads)
+    if args.threads:
+        ss.set_num_threads(args.threads)
     ss.manual_seed(args.seed)
-    xtr, ytr, xte, yte, classes = load_fashion() if args.dataset == "fashion" else load_digits()
-    if args.short:
-        xtr, ytr, xte, yte = xtr[:2000], ytr[:2000], xte[:500], yte[:500]
-        cfg["epochs"] = 2
+    xtr, ytr, xte, yte, classes, background = load_fashion() if args.dataset == "fashion-mnist" else load_digits()
+    if args.short:  # the test suite's run: a subset of Fashion-MNIST, or all the digits for a few epochs
+        xtr, ytr, xte, yte = xtr[:8000], ytr[:8000], xte[:1000], yte[:1000]
+        cfg["epochs"] = 2 if args.dataset == "fashion-mnist" else 8
     model = nn.ViT(img_size=cfg["img"], patch_size=cfg["patch"], in_chans=1, num_classes=len(classes),
                    embed_dim=cfg["dim"], depth=cfg["depth"], num_heads=cfg["heads"], mlp_ratio=cfg["mlp_ratio"],
-                   dropout=0.0)
+                   dropout=cfg["dropout"])
     n_params = sum(p.numel() for p in model.parameters())
     steps_per_epoch = math.ceil(len(xtr) / cfg["batch"])
     total = cfg["epochs"] * steps_per_epoch
     opt = ss.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.05)
-    warm = max(1, total // 20)
-    sched = ss.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    sched = ss.optim.lr_scheduler.WarmupCosineLR(opt, warmup_steps=max(1, total // 20), total_steps=total)
     print(f"{args.dataset}: {len(xtr)} train / {len(xte)} test images; ViT with {n_params} parameters, "
           f"{cfg['epochs']} epochs of {steps_per_epoch} steps")
     rng = np.random.default_rng(args.seed)
@@ -182,7 +202,8 @@ def main():
         bar = progress(range(steps_per_epoch), steps_per_epoch, f"epoch {epoch + 1}/{cfg['epochs']}")
         for s in bar:
             idx = perm[s * cfg["batch"]:(s + 1) * cfg["batch"]]
-            loss = F.cross_entropy(model(ss.from_numpy(xtr[idx])), ss.from_numpy(ytr[idx]), label_smoothing=0.1)
+            x = shift_batch(xtr[idx], cfg["shift"], background, rng)
+            loss = F.cross_entropy(model(ss.from_numpy(x)), ss.from_numpy(ytr[idx]), label_smoothing=0.1)
             opt.zero_grad()
             loss.backward()
             opt.step()

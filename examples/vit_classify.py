@@ -34,7 +34,7 @@ FASHION_CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", 
 # Image size, patch, width, depth, heads, MLP ratio, epochs, batch, peak lr, dropout, and the largest random
 # shift (pixels) of the light augmentation; examples/cpp/vit_classify.cpp uses the same numbers.
 CONFIGS = {
-    "fashion-mnist": dict(img=28, patch=4, dim=64, depth=4, heads=4, mlp_ratio=2.0, epochs=6, batch=128, lr=2e-3,
+    "fashion-mnist": dict(img=28, patch=7, dim=64, depth=4, heads=4, mlp_ratio=2.0, epochs=15, batch=64, lr=2e-3,
                           dropout=0.0, shift=0),
     "digits": dict(img=8, patch=2, dim=64, depth=3, heads=4, mlp_ratio=2.0, epochs=40, batch=32, lr=2e-3,
                    dropout=0.1, shift=0),

@@ -44,7 +44,7 @@ struct Recipe {  // the same numbers as CONFIGS in examples/vit_classify.py
   double lr, weight_decay, dropout;
   int shift;  // largest random shift in pixels (the augmentation; 0 = off)
 };
-const Recipe kFashion{28, 4, 64, 4, 4, 2.0, 6, 128, 2e-3, 0.05, 0.0, 0};
+const Recipe kFashion{28, 7, 64, 4, 4, 2.0, 15, 64, 2e-3, 0.05, 0.0, 0};
 const Recipe kDigits{8, 2, 64, 3, 4, 2.0, 40, 32, 2e-3, 0.05, 0.1, 0};
 
 ss::Tensor batch_images(const std::vector<float>& pixels, int64_t b, int64_t h, int64_t w) {
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", data,
                  "fashion-mnist: the folder of idx files (default /usr/share/datasets/fashion-mnist); "
                  "digits: scikit-learn's digits.csv.gz (required)");
-  app.add_option("--epochs", epochs, "training epochs (default: per dataset, 10 / 40)");
+  app.add_option("--epochs", epochs, "training epochs (default: per dataset, 15 / 40)");
   app.add_option("--seed", seed, "seed for the weights, the shuffles and the shifts")->capture_default_str();
   app.add_option("--threads", threads, "threads for the library and BLAS (default: OMP_NUM_THREADS)");
   app.add_option("--out", out, "folder for the pictures and results.json")->capture_default_str();
@@ -240,12 +240,12 @@ int main(int argc, char** argv) {
       write_rollout_png(out + "/attention_rollout.png", shown, rollout(res.attentions), cfg.img / cfg.patch);
     }
 
-    // "Well below": the mean of the last 20 steps under 75% of the first step's loss (a broken model
-    // stays near ln 10 = 2.30; the short run ends near 55%).
+    // "Well below": the mean of the last 20 steps under 60% of the first step's loss (a model that
+    // does not learn stays near ln 10 = 2.30; the short run ends near 45%).
     const size_t tail = std::min<size_t>(20, losses.size());
     const double first = losses.front(),
                  last = std::accumulate(losses.end() - long(tail), losses.end(), 0.0) / double(tail);
-    const bool learned = last < 0.75 * first && (!short_run || acc > 0.3);
+    const bool learned = last < 0.6 * first && (!short_run || acc > 0.5);
     nlohmann::json results = {{"dataset", dataset},          {"test_accuracy", acc},
                               {"parameters", n_params},      {"seconds", seconds},
                               {"first_loss", first},         {"final_loss", last},

@@ -218,6 +218,7 @@ int main(int argc, char** argv) {
       const double acc = accuracy(predict(*model, test), test.labels);
       std::printf("epoch %d: loss %.4f, test accuracy %.2f%%\n", epoch, epoch_loss / double(steps_per_epoch),
                   100 * acc);
+      std::fflush(stdout);  // keep the epoch lines in order with the progress line (stderr) in a log
       history.push_back({{"epoch", epoch}, {"loss", epoch_loss / double(steps_per_epoch)}, {"test_accuracy", acc}});
     }
     const double seconds = progress.elapsed_seconds();

@@ -2,13 +2,13 @@
 
     PYTHONPATH=python python3 examples/vit_classify.py                    # Fashion-MNIST
     PYTHONPATH=python python3 examples/vit_classify.py --dataset digits   # sklearn's 8x8 digits
-    PYTHONPATH=python python3 examples/vit_classify.py --short            # the test suite's run
+    PYTHONPATH=python python3 examples/vit_classify.py --dataset digits --short   # the test suite's run
 
 A ViT (patch embedding by a strided convolution, CLS token, learned position
 embeddings, pre-LN encoder, final norm, linear head) trained with AdamW and a
 warmup + cosine schedule. Fashion-MNIST comes from Debian's
 dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, idx files; its
-README lists baselines, e.g. about 88-90% for an MLP and 91% for a small CNN),
+README lists baselines, e.g. 88.3% for an MLP and 91.6% for two conv layers),
 the digits from scikit-learn. Prints test accuracy and writes a confusion
 matrix and attention-rollout maps (how much the CLS token draws on each patch,
 through all layers; Abnar & Zuidema 2020) for a few test images to --out.

@@ -17,6 +17,8 @@ JOBS       ?= 2
 # there (pip's wheels often are) and installed from Debian otherwise.
 APT_PACKAGES := g++ libopenblas-openmp-dev libopenblas-dev catch2 \
                 nlohmann-json3-dev libstb-dev libcli11-dev libopenmpi-dev openmpi-bin ccache
+# zlib: the ViT demo (examples/cpp/vit_classify.cpp) reads the gzip'd idx files with it.
+APT_PACKAGES += zlib1g-dev
 
 # Data the demos train on, shipped by Debian (../shared/data/README.md): text
 # for the masked LM, Fashion-MNIST for the ViT, Bibles for real-data

@@ -4,6 +4,7 @@
 #include "nn/attention/attention.h"
 #include "nn/container.h"
 #include "nn/conv.h"
+#include "nn/decoding/search.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"

@@ -69,6 +69,14 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward_cached(const Tensor& query
              kOp, ": the cache holds keys of shape ", cache.key.shape(), " but the query of shape ", query.shape(),
              " needs [", N, ", ", num_heads, ", S, ", head_dim, "]");
   SS_CHECK(append || past > 0, ValueError, kOp, ": append=false needs a filled cache (project_key_value)");
+  const int64_t S = past + (append ? t : 0);  // the keys attended
+  // Checked before the cache grows, so a bad call leaves the cache as it was.
+  if (key_padding_mask.defined()) {
+    SS_CHECK(key_padding_mask.shape() == (Shape{N, S}), ValueError, kOp, ": expected key_padding_mask of shape ",
+             Shape{N, S}, " (batch, cached keys), got ", key_padding_mask.shape());
+    SS_CHECK(key_padding_mask.dtype() == DType::Bool || key_padding_mask.is_floating_point(), TypeError, kOp,
+             ": key_padding_mask must be bool or floating, got ", dtype_name(key_padding_mask.dtype()));
+  }
 
   Tensor q;
   if (append) {
@@ -94,7 +102,6 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward_cached(const Tensor& query
     q = project(query, 0);
   }
   q = split_heads(q);
-  const int64_t S = cache.size();
 
   // Masks in scaled_dot_product_attention's convention (bool True = attend, or float added).
   Tensor mask;
@@ -104,15 +111,11 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward_cached(const Tensor& query
     mask = le(arange(Scalar(S)).reshape({1, S}), rows);
   }
   if (key_padding_mask.defined()) {
-    SS_CHECK(key_padding_mask.shape() == (Shape{N, S}), ValueError, kOp, ": expected key_padding_mask of shape ",
-             Shape{N, S}, " (batch, cached keys), got ", key_padding_mask.shape());
     Tensor kpm = key_padding_mask.reshape({N, 1, 1, S});
     if (kpm.dtype() == DType::Bool) {
       kpm = logical_not(kpm);
       mask = mask.defined() ? logical_and(mask, kpm) : kpm;
     } else {
-      SS_CHECK(kpm.is_floating_point(), TypeError, kOp, ": key_padding_mask must be bool or floating, got ",
-               dtype_name(kpm.dtype()));
       kpm = kpm.to(q.dtype());
       if (mask.defined())
         kpm = kpm + masked_fill(zeros({t, S}, q.dtype()), logical_not(mask),

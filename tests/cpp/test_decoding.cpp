@@ -114,6 +114,7 @@ TEST_CASE("MultiheadAttention.forward_cached: float64 gradcheck and errors") {
   CHECK_THROWS_AS(mha.forward_cached(randn({2, 1, 6}, DType::Float64), empty, true), ValueError);
   nn::KeyValueCache c = mha.project_key_value(past, past);
   CHECK_THROWS_AS(mha.forward_cached(randn({2, 1, 8}, DType::Float64), c, true, kpm.narrow(1, 0, 3)), ValueError);
+  CHECK(c.size() == 3);  // a rejected call leaves the cache as it was
   nn::MultiheadAttention biased(8, 2, 0.0, true, /*add_bias_kv=*/true);
   CHECK_THROWS_AS(biased.project_key_value(randn({3, 2, 8}), randn({3, 2, 8})), ValueError);
 }

@@ -286,7 +286,7 @@ def main(argv=None):
     ap.add_argument("--data", choices=["numbers", "bible"], default="numbers",
                     help="numbers: German -> English number words (generated); bible: English -> Spanish verses")
     ap.add_argument("--models", default="transformer,gru,gru-attn", help="comma-separated: " + ",".join(MODELS))
-    ap.add_argument("--steps", type=int, default=None, help="training steps per model (numbers 1500, bible 3000)")
+    ap.add_argument("--steps", type=int, default=1500, help="training steps per model")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=100)
@@ -298,14 +298,14 @@ def main(argv=None):
     ap.add_argument("--beam-size", type=int, default=4, help="beam search width for the Transformer (1: greedy only)")
     ap.add_argument("--max-out-len", type=int, default=None, help="longest output, EOS included")
     ap.add_argument("--max-words", type=int, default=20, help="bible: longest verse kept, in tokens")
-    ap.add_argument("--vocab-size", type=int, default=6000, help="bible: words per language")
+    ap.add_argument("--vocab-size", type=int, default=4000, help="bible: words per language")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="out/translate")
     ap.add_argument("--short", action="store_true", help="a quick run (< 1 minute): 120 steps, d_model 64")
     args = ap.parse_args(argv)
     bible_data = args.data == "bible"
-    defaults = dict(steps=3000 if bible_data else 1500, train_size=20000, test_size=300 if bible_data else 2000,
+    defaults = dict(train_size=20000, test_size=300 if bible_data else 2000,
                     max_out_len=args.max_words + 4 if bible_data else 16)
     for k, v in defaults.items():
         if getattr(args, k) is None:

@@ -219,7 +219,7 @@ def save_figures(out, results, heatmaps):
         fig, axes = plt.subplots(1, len(examples), figsize=(5 * len(examples), 4.5))
         for ax, (src, hyp, w) in zip(np.atleast_1d(axes), examples):
             w = np.asarray(w)[:len(hyp) + 1, :len(src)]
-            ax.imshow(w, cmap="viridis", aspect="auto", vmin=0, vmax=1)
+            ax.imshow(w, cmap="viridis", aspect="auto", vmin=0, vmax=max(float(w.max()), 1e-6))
             ax.set_xticks(range(len(src)), src, rotation=60, ha="right", fontsize=8)
             ax.set_yticks(range(len(hyp) + 1), hyp + ["<eos>"], fontsize=8)
         fig.suptitle(f"{name}: cross-attention (output rows, source columns)")

@@ -122,6 +122,7 @@ def run_numbers(args, names):
         ok = np.array([h == r for h, r in zip(hyp, refs)])
         r = {"parameters": n_params, "train_seconds": secs, "exact_match": float(ok.mean()),
              "accuracy_by_source_length": {int(l): float(ok[lens == l].mean()) for l in np.unique(lens)},
+             "count_by_source_length": {int(l): int((lens == l).sum()) for l in np.unique(lens)},
              "first_loss": losses[0], "final_loss": float(np.mean(losses[-20:])), "losses": losses}
         line = f"{name}: {n_params} parameters, {secs:.0f} s, loss {losses[0]:.3f} -> {r['final_loss']:.3f}, " \
                f"held-out exact match {100 * r['exact_match']:.1f}% (greedy, {time.time() - t0:.1f} s)"

@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
     double first = losses.front(), last = 0;
     size_t k = std::min<size_t>(20, losses.size());
     for (size_t i = losses.size() - k; i < losses.size(); ++i) last += losses[i] / double(k);
-    std::printf("transformer: %lld parameters, %.0f s, loss %.3f -> %.3f, held-out exact match %.1f%%\n",
+    std::printf("transformer: %lld parameters, %.0f s, loss %.3f -> %.3f, held-out exact match %.2f%%\n",
                 (long long)n_params, train_secs, first, last, 100 * acc);
 
     nlohmann::json j;
@@ -276,8 +276,9 @@ int main(int argc, char** argv) {
     j["final_loss"] = last;
     j["losses"] = losses;
     for (auto& [len, c] : by_len) {
-      j["accuracy_by_source_length"][std::to_string(len)] = double(c.first) / double(c.second);
-      j["count_by_source_length"][std::to_string(len)] = c.second;
+      double a = double(c.first) / double(c.second);
+      j["by_source_length"].push_back({{"source_words", len}, {"exact_match", a}, {"count", c.second}});
+      std::printf("   source of %2lld words: %6.2f%% of %lld\n", (long long)len, 100 * a, (long long)c.second);
     }
     // Translations and cross-attention heatmaps of the first held-out numbers.
     std::vector<double> a0 = ss::to_vector(attns[0]);

@@ -43,10 +43,10 @@ struct Graph {
 // cora.safetensors (../shared/data/README.md): x bool [N, F], y, edge_index, {train,val,test}_idx.
 static Graph load_cora(std::string path) {
   if (fs::is_directory(path)) path = (fs::path(path) / "cora.safetensors").string();
-  if (!fs::exists(path)) throw std::runtime_error("gat_cora: " + path + " not found (expected cora.safetensors)");
+  if (!fs::exists(path)) throw std::runtime_error(path + " not found (expected cora.safetensors)");
   auto t = ss::load_safetensors(path);
   for (const char* k : {"x", "y", "edge_index", "train_idx", "val_idx", "test_idx"})
-    if (!t.count(k)) throw std::runtime_error(std::string("gat_cora: ") + path + " has no tensor '" + k + "'");
+    if (!t.count(k)) throw std::runtime_error(path + " has no tensor '" + k + "'");
   Graph g;
   g.name = "Cora";
   // Row-normalised bag of words, as the reference code's preprocess_features.

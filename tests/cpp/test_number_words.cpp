@@ -43,6 +43,14 @@ TEST_CASE("number_words: vocabularies, splits and padded batches", "[number_word
   std::set<int64_t> all(train.begin(), train.end());
   all.insert(test.begin(), test.end());
   CHECK(all.size() == 600);  // distinct, so no held-out number is trained on
+  // Digit counts equally likely: about 100 picks per class of 1..6 digits, so
+  // the 100 numbers below 100 are mostly drawn (repeats are redrawn), where
+  // uniform draws would give about none; 3-digit numbers about 100 of 900.
+  int64_t below_100 = 0, three_digits = 0;
+  for (int64_t n : all) below_100 += n < 100, three_digits += n >= 100 && n < 1000;
+  CHECK(below_100 >= 50);
+  CHECK(three_digits >= 60);
+  CHECK(three_digits <= 140);
   CHECK_THROWS_AS(nw::make_splits(8, 3, 9), std::invalid_argument);
 
   nw::Batch b = nw::encode_batch({21, 1000}, sv, tv);

@@ -134,13 +134,23 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> make_splits(int64_t n_trai
     throw std::invalid_argument("make_splits: cannot draw " + std::to_string(n_train) + " + " +
                                 std::to_string(n_test) + " distinct numbers from [0, " + std::to_string(max_number) +
                                 "]");
+  // Every count of digits is equally likely, as number_words.py's make_splits:
+  // uniform numbers would be 90% six-digit ones, and the model would never see
+  // "sieben und vierzig". A class whose numbers are used up drops out.
+  struct Class { int64_t lo, hi, used = 0; };
+  std::vector<Class> classes;
+  for (int64_t lo = 0, hi = 9; lo <= max_number; lo = hi + 1, hi = hi * 10 + 9)
+    classes.push_back({lo, std::min(hi, max_number)});
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> pick(0, max_number);
   std::unordered_set<int64_t> seen;
   std::vector<int64_t> all;
   while (int64_t(all.size()) < n_train + n_test) {
-    int64_t n = pick(rng);
-    if (seen.insert(n).second) all.push_back(n);
+    std::vector<Class*> open;
+    for (auto& c : classes)
+      if (c.used < c.hi - c.lo + 1) open.push_back(&c);
+    Class& c = *open[std::uniform_int_distribution<size_t>(0, open.size() - 1)(rng)];
+    int64_t n = std::uniform_int_distribution<int64_t>(c.lo, c.hi)(rng);
+    if (seen.insert(n).second) all.push_back(n), ++c.used;
   }
   return {std::vector<int64_t>(all.begin(), all.begin() + n_train),
           std::vector<int64_t>(all.begin() + n_train, all.end())};

@@ -39,7 +39,8 @@ class Vocab {
 // Every word the two languages use for 0..999999, each list sorted.
 std::pair<Words, Words> all_words();
 
-// Disjoint random numbers in [0, max_number] for training and held-out testing.
+// Disjoint random numbers in [0, max_number] for training and held-out testing,
+// every count of digits equally likely (as number_words.py).
 std::pair<std::vector<int64_t>, std::vector<int64_t>> make_splits(int64_t n_train, int64_t n_test,
                                                                    int64_t max_number = 999999, uint64_t seed = 0);
 

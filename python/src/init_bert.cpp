@@ -3,6 +3,7 @@
 // fields as keyword arguments, or a `config` object (transformers.BertConfig,
 // or a dict) whose fields are read first and then overridden by the keywords.
 #include <optional>
+#include <type_traits>
 
 #include "nn/bert/bert.h"
 #include "nn/bert/mask_tokens.h"
@@ -136,6 +137,32 @@ void init_bert(py::module_& m) {
       .def("get_input_embeddings", [](BertForMaskedLM& self) { return self.bert->embeddings->word_embeddings; })
       .def("get_output_embeddings", [](BertForMaskedLM& self) { return self.cls->predictions->decoder; })
       .def_property_readonly("config", [](const BertForMaskedLM& self) { return config_object(self.config); });
+
+  // The parts, so that model.bert.encoder.layer[0], model.cls, ... can be called on their own
+  // (and print under their own names). The encoder parts take the attention mask as
+  // scaled_dot_product_attention does: bool, broadcastable to [B, heads, T, T], True = attend.
+  bind_module<BertEmbeddings>(m, "BertEmbeddings", "word + position + token type embeddings, LayerNorm, dropout.")
+      .def("forward", [](BertEmbeddings& self, const Tensor& ids, const OptT& tt) { return self.forward(ids, opt(tt)); },
+           py::arg("input_ids"), py::arg("token_type_ids") = none);
+  auto bind_masked = [&](auto tag, const char* name) {
+    using M = typename decltype(tag)::type;
+    bind_module<M>(m, name, "A part of BertModel's encoder; attention_mask is bool, True = attend.")
+        .def("forward", [](M& self, const Tensor& h, const OptT& mask) { return self.forward(h, opt(mask)); },
+             py::arg("hidden_states"), py::arg("attention_mask") = py::none());
+  };
+  bind_masked(std::type_identity<BertSelfAttention>{}, "BertSelfAttention");
+  bind_masked(std::type_identity<BertAttention>{}, "BertAttention");
+  bind_masked(std::type_identity<BertLayer>{}, "BertLayer");
+  bind_masked(std::type_identity<BertEncoder>{}, "BertEncoder");
+  bind_module<BertResidualOutput>(m, "BertResidualOutput",
+                                  "LayerNorm(dropout(dense(hidden_states)) + input_tensor): HF's BertSelfOutput / BertOutput.")
+      .def("forward", [](BertResidualOutput& self, const Tensor& h, const Tensor& r) { return self.forward(h, r); },
+           py::arg("hidden_states"), py::arg("input_tensor"));
+  bind_unary_module<BertIntermediate>(m, "BertIntermediate", "activation(dense(hidden_states)).");
+  bind_unary_module<BertPooler>(m, "BertPooler", "tanh(dense(hidden_states[:, 0])).");
+  bind_unary_module<BertPredictionHeadTransform>(m, "BertPredictionHeadTransform", "LayerNorm(activation(dense(h))).");
+  bind_unary_module<BertLMPredictionHead>(m, "BertLMPredictionHead", "decoder(transform(h)), decoder tied.");
+  bind_unary_module<BertOnlyMLMHead>(m, "BertOnlyMLMHead", "predictions(h): the masked-LM scores.");
 
   functional_submodule(m).def(
       "mask_tokens",

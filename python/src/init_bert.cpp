@@ -3,6 +3,8 @@
 // fields as keyword arguments, or a `config` object (transformers.BertConfig,
 // or a dict) whose fields are read first and then overridden by the keywords.
 #include <optional>
+#include <string>
+#include <vector>
 #include <type_traits>
 
 #include "nn/bert/bert.h"
@@ -84,11 +86,22 @@ py::object config_object(const nn::BertConfig& c) {
   return py::module_::import("types").attr("SimpleNamespace")(**d);
 }
 
+// A namedtuple type: unpacks and indexes as a tuple, and reads like transformers' outputs
+// (out.last_hidden_state, out.pooler_output; out.loss, out.logits).
+py::object output_type(const char* name, std::vector<std::string> fields) {
+  static py::object namedtuple = py::module_::import("collections").attr("namedtuple");
+  py::object t = namedtuple(name, py::cast(fields));
+  t.attr("__module__") = "shanshui.nn";
+  return t;
+}
+
 }  // namespace
 
 void init_bert(py::module_& m) {
   using namespace nn;
   auto none = py::none();
+  py::object base_out = output_type("BaseModelOutputWithPooling", {"last_hidden_state", "pooler_output"});
+  py::object mlm_out = output_type("MaskedLMOutput", {"loss", "logits"});
 
   bind_module<BertModel>(m, "BertModel",
                          "BERT encoder as transformers.BertModel: embeddings (word + position + token type, "
@@ -99,12 +112,12 @@ void init_bert(py::module_& m) {
            }),
            py::arg("config") = none, py::arg("add_pooling_layer") = true)
       .def("forward",
-           [](BertModel& self, const Tensor& ids, const OptT& mask, const OptT& tt) {
+           [base_out](BertModel& self, const Tensor& ids, const OptT& mask, const OptT& tt) {
              auto [seq, pooled] = self.forward(ids, opt(mask), opt(tt));
-             return py::make_tuple(seq, pooled.defined() ? py::cast(pooled) : py::none());
+             return base_out(seq, pooled.defined() ? py::cast(pooled) : py::none());
            },
            "input_ids [B, T] int64; attention_mask [B, T] (1 = attend, 0 = padding) or [B, T, T]; "
-           "token_type_ids [B, T] (default 0).",
+           "token_type_ids [B, T] (default 0). Returns (last_hidden_state, pooler_output), a namedtuple.",
            py::arg("input_ids"), py::arg("attention_mask") = none, py::arg("token_type_ids") = none)
       .def("init_weights", &BertModel::init_weights, "transformers' init: N(0, initializer_range), zero biases.")
       .def("get_input_embeddings", [](BertModel& self) { return self.embeddings->word_embeddings; })
@@ -114,21 +127,21 @@ void init_bert(py::module_& m) {
                                "BertModel without pooler ('bert') and the masked-LM head ('cls'): transform (dense, "
                                "activation, LayerNorm) and a decoder whose weight is the word embedding and whose "
                                "bias is cls.predictions.bias. forward returns the prediction scores [B, T, vocab], "
-                               "or (loss, scores) when labels are given (-100 = ignored).")
+                               "or (loss, logits) (a namedtuple) when labels are given (-100 = ignored).")
       .def(py::init([](py::object config, py::kwargs kw) {
              return std::make_shared<BertForMaskedLM>(make_config(config, kw, "BertForMaskedLM"));
            }),
            py::arg("config") = none)
       .def("forward",
-           [](BertForMaskedLM& self, const Tensor& ids, const OptT& mask, const OptT& tt,
-              const OptT& labels) -> py::object {
+           [mlm_out](BertForMaskedLM& self, const Tensor& ids, const OptT& mask, const OptT& tt,
+                     const OptT& labels) -> py::object {
              Tensor logits = self.forward(ids, opt(mask), opt(tt));
              if (!labels) return py::cast(logits);
              SS_CHECK(labels->shape() == ids.shape(), ValueError, "BertForMaskedLM: labels of shape ",
                       labels->shape(), " do not match input_ids of shape ", ids.shape());
              Tensor loss = functional::cross_entropy(logits.reshape({-1, self.config.vocab_size}),
                                                      labels->reshape({-1}));
-             return py::make_tuple(loss, logits);
+             return mlm_out(loss, logits);
            },
            py::arg("input_ids"), py::arg("attention_mask") = none, py::arg("token_type_ids") = none,
            py::arg("labels") = none)

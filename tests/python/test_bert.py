@@ -81,6 +81,9 @@ def test_bert_model_matches_hf(dt):
     seq, pooled = ours(ss.tensor(ids), attention_mask=ss.tensor(mask), token_type_ids=ss.tensor(tt))
     close(seq, out.last_hidden_state, dt)
     close(pooled, out.pooler_output, dt)
+    res = ours(ss.tensor(ids), ss.tensor(mask), ss.tensor(tt))  # also readable as transformers' output
+    close(res.last_hidden_state, out.last_hidden_state, dt)
+    close(res.pooler_output, out.pooler_output, dt)
     g = np.random.default_rng(2)
     g1, g2 = g.standard_normal(tuple(seq.shape)), g.standard_normal(tuple(pooled.shape))
     ((out.last_hidden_state * torch.tensor(g1, dtype=dt)).sum()
@@ -105,6 +108,8 @@ def test_bert_for_masked_lm_matches_hf(dt, act):
     loss, logits = ours(ss.tensor(ids), ss.tensor(mask), ss.tensor(tt), labels=ss.tensor(labels))
     close(logits, out.logits, dt)
     close(loss, out.loss, dt)
+    res = ours(ss.tensor(ids), ss.tensor(mask), ss.tensor(tt), labels=ss.tensor(labels))
+    close(res.loss, out.loss, dt)
     # Logits alone without labels; backward through the loss reaches the tied weight from both ends.
     close(ours(ss.tensor(ids), ss.tensor(mask), ss.tensor(tt)), out.logits, dt)
     out.loss.backward()

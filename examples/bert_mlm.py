@@ -135,18 +135,19 @@ def fill_in(model, stoi, itos, sentence, seq_len):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seq-len", type=int, default=64)
-    ap.add_argument("--vocab", type=int, default=5000)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="out/bert_mlm")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    ap.add_argument("--batch-size", type=int, default=32, help="sequences per step")
+    ap.add_argument("--seq-len", type=int, default=64, help="tokens per sequence ([CLS] included)")
+    ap.add_argument("--vocab", type=int, default=5000, help="vocabulary size, special tokens included")
+    ap.add_argument("--hidden", type=int, default=128, help="hidden size (intermediate size is 4x)")
+    ap.add_argument("--layers", type=int, default=3, help="encoder layers")
+    ap.add_argument("--heads", type=int, default=4, help="attention heads")
+    ap.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate (linear warmup and decay)")
+    ap.add_argument("--threads", type=int, default=2, help="threads for the library and BLAS")
+    ap.add_argument("--seed", type=int, default=0, help="seeds weights, masks and batches")
+    ap.add_argument("--out", default="out/bert_mlm", help="folder for loss.png and results.json")
     ap.add_argument("--short", action="store_true",
                     help="the test suite's quick run: 150 steps, a smaller model, 200 held-out sequences")
     args = ap.parse_args()

@@ -89,7 +89,8 @@ py::object config_object(const nn::BertConfig& c) {
 // A namedtuple type: unpacks and indexes as a tuple, and reads like transformers' outputs
 // (out.last_hidden_state, out.pooler_output; out.loss, out.logits).
 py::object output_type(const char* name, std::vector<std::string> fields) {
-  static py::object namedtuple = py::module_::import("collections").attr("namedtuple");
+  // Not a function-local static: that py::object would be released after the interpreter is gone.
+  py::object namedtuple = py::module_::import("collections").attr("namedtuple");
   py::object t = namedtuple(name, py::cast(fields));
   t.attr("__module__") = "shanshui.nn";
   return t;

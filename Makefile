@@ -1,6 +1,6 @@
 # shanshui: the two commands a newcomer runs.
 #
-#   make demo   build the library and the Python extension, train the demo
+#   make demo   build the library and the Python extension, train the translation demo
 #   make test   build and run every C++ test (Release and ASan+UBSan) and every
 #               Python test (including the PyTorch oracle)
 #
@@ -119,8 +119,9 @@ build-asan: setup
 
 # --- the two commands --------------------------------------------------------
 
+# The main demo: toy translation, Transformer vs GRU vs GRU + attention (examples/translate.py).
 demo: setup-demo build
-	PYTHONPATH=python $(PYTHON) examples/digits_mlp.py
+	PYTHONPATH=python $(PYTHON) examples/translate.py
 
 test: setup-test
 	$(MAKE) --no-print-directory test-cpp

@@ -74,10 +74,20 @@ def build(texts, vocab_size, seq_len):
 
     train = pack([i for i in range(len(words)) if i not in held])
     test = pack(sorted(held))
+    # The baseline predicts every masked word from training-set word frequencies. Special
+    # tokens ([UNK] included, as in BERT) are never masked, so they get no probability.
     unigram = np.zeros(len(itos))
     for w, c in counts.items():
         unigram[stoi.get(w, UNK)] += c
+    unigram[:len(SPECIALS)] = 0
     return itos, stoi, train, test, unigram / unigram.sum()
+
+
+def masked_logits(model, inputs, sel):
+    """The MLM head's scores at the selected positions only, [n, vocab]: the encoder runs
+    on every token, the (vocabulary-sized) head only where a prediction is scored."""
+    hidden, _ = model.bert(inputs)
+    return model.cls(hidden[sel])
 
 
 def evaluate(model, test, unigram, vocab, batch, seed=1234):
@@ -90,9 +100,8 @@ def evaluate(model, test, unigram, vocab, batch, seed=1234):
             ids = ss.from_numpy(test[i:i + batch])
             inputs, labels = F.mask_tokens(ids, mask_token_id=MASK, vocab_size=vocab, mlm_probability=0.15,
                                            special_tokens_mask=ids < len(SPECIALS))
-            logits = model(inputs)
             sel = labels != -100
-            lp = F.log_softmax(logits[sel], -1)
+            lp = F.log_softmax(masked_logits(model, inputs, sel), -1)
             tgt = labels[sel]
             nll += -lp.gather(1, tgt.unsqueeze(1)).sum().item()
             correct += (lp.argmax(-1) == tgt).sum().item()
@@ -106,39 +115,45 @@ def evaluate(model, test, unigram, vocab, batch, seed=1234):
 
 
 def fill_in(model, stoi, itos, sentence, seq_len):
-    ids = [CLS] + [MASK if w == "[mask]" else stoi.get(w, UNK) for w in tokenize(sentence.replace("[MASK]", "[mask]"))
-                   if w not in "[]"] + [SEP]
-    ids = ids[:seq_len]
+    """The sentence with each [MASK] replaced by the model's three best words."""
+    ids = [CLS]
+    for k, piece in enumerate(sentence.split("[MASK]")):
+        if k:
+            ids.append(MASK)
+        ids += [stoi.get(w, UNK) for w in tokenize(piece)]
+    ids = (ids + [SEP])[:seq_len]
     with ss.no_grad():
-        logits = model(ss.tensor([ids], dtype=ss.int64))[0]
+        logits = model(ss.tensor([ids], dtype=ss.int64))[0].numpy()
     words = []
     for pos, i in enumerate(ids[1:-1], 1):
         if i == MASK:
-            top = logits[pos, len(SPECIALS):].topk(3).indices + len(SPECIALS) if hasattr(logits, "topk") else \
-                logits[pos, len(SPECIALS):].argmax(-1, keepdim=True) + len(SPECIALS)
-            words.append("[" + "/".join(itos[int(t)] for t in top.tolist()) + "]")
+            top = np.argsort(-logits[pos, len(SPECIALS):])[:3] + len(SPECIALS)  # never a special token
+            words.append("[" + "/".join(itos[int(t)] for t in top) + "]")
         else:
             words.append(itos[i])
     return " ".join(words)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seq-len", type=int, default=64)
-    ap.add_argument("--vocab", type=int, default=5000)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="out/bert_mlm")
-    ap.add_argument("--short", action="store_true", help="quick run: 200 steps, small model")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    ap.add_argument("--batch-size", type=int, default=32, help="sequences per step")
+    ap.add_argument("--seq-len", type=int, default=64, help="tokens per sequence ([CLS] included)")
+    ap.add_argument("--vocab", type=int, default=5000, help="vocabulary size, special tokens included")
+    ap.add_argument("--hidden", type=int, default=128, help="hidden size (intermediate size is 4x)")
+    ap.add_argument("--layers", type=int, default=3, help="encoder layers")
+    ap.add_argument("--heads", type=int, default=4, help="attention heads")
+    ap.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate (linear warmup and decay)")
+    ap.add_argument("--threads", type=int, default=2, help="threads for the library and BLAS")
+    ap.add_argument("--seed", type=int, default=0, help="seeds weights, masks and batches")
+    ap.add_argument("--out", default="out/bert_mlm", help="folder for loss.png and results.json")
+    ap.add_argument("--short", action="store_true",
+                    help="the test suite's quick run: 150 steps, a smaller model, 200 held-out sequences")
     args = ap.parse_args()
     if args.short:
-        args.steps, args.hidden, args.layers, args.vocab = 200, 64, 2, 2000
+        args.steps, args.hidden, args.layers, args.vocab = 150, 64, 2, 2000
+    wall0 = time.time()
     ss.set_num_threads(args.threads)
     ss.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
@@ -169,8 +184,10 @@ def main():
         ids = ss.from_numpy(train[rng.integers(0, len(train), args.batch_size)])
         inputs, labels = F.mask_tokens(ids, mask_token_id=MASK, vocab_size=vocab, mlm_probability=0.15,
                                        special_tokens_mask=ids < len(SPECIALS))
-        logits = model(inputs)
-        loss = F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=-100)
+        sel = labels != -100
+        # The same loss as cross_entropy(model(inputs), labels, ignore_index=-100), without
+        # scoring the 85% of positions that are ignored anyway.
+        loss = F.cross_entropy(masked_logits(model, inputs, sel), labels[sel])
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -204,7 +221,7 @@ def main():
     except ImportError:
         print("matplotlib not installed: no figure")
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({**r, "seconds": secs, "args": vars(args), "first_loss": losses[0],
+        json.dump({**r, "seconds": secs, "wall_seconds": time.time() - wall0, "args": vars(args), "first_loss": losses[0],
                    "final_loss": float(np.mean(losses[-20:])), "fill_in": dict(zip(EXAMPLES, fills))}, f, indent=1)
     return {**r, "losses": losses}
 

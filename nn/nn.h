@@ -2,8 +2,11 @@
 #pragma once
 #include "nn/activation.h"
 #include "nn/attention/attention.h"
+#include "nn/bert/bert.h"
+#include "nn/bert/mask_tokens.h"
 #include "nn/container.h"
 #include "nn/conv.h"
+#include "nn/decoding/search.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"

@@ -33,6 +33,13 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o) : Module("Seq2Seq"), options(o) {
   out = register_module("out", std::make_shared<Linear>(o.hidden_size + ctx + o.embed_dim, o.tgt_vocab, true, o.dtype));
 }
 
+void Seq2Seq::Memory::reorder(const Tensor& index) {
+  SS_CHECK(index.defined() && index.dtype() == DType::Int64 && index.dim() == 1, ValueError,
+           "Seq2Seq.Memory.reorder: index must be a 1-D int64 tensor of batch rows");
+  for (Tensor* t : {&annotations, &projected_keys, &summary, &mask, &state})
+    if (t->defined()) *t = index_select(*t, 0, index);
+}
+
 Tensor Seq2Seq::drop(const Tensor& x) { return functional::dropout(x, options.dropout, is_training()); }
 
 void Seq2Seq::check_tokens(const Tensor& t, const char* name, int64_t vocab) const {

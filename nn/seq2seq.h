@@ -50,6 +50,8 @@ class Seq2Seq : public Module {
     Tensor summary;         // [h_fwd_S; h_bwd_1] [B, D*H]
     Tensor mask;            // key padding mask [B, S] or undefined
     Tensor state;           // s_0 [B, H]
+    // Keep batch rows `index` (int64 [B']) of every field, in that order (beam search).
+    void reorder(const Tensor& index);
   };
   // src: int64 [B, S]; key_padding_mask: bool [B, S] (True = pad) or undefined (then src == pad_idx).
   Memory encode(const Tensor& src, const Tensor& key_padding_mask = Tensor());

@@ -118,10 +118,19 @@ def all_words():
 
 
 def make_splits(n_train, n_test, max_number=999_999, seed=0):
-    """Disjoint random numbers for training and held-out testing."""
+    """Disjoint random numbers for training and held-out testing.
+
+    Every count of digits is equally likely (uniform numbers would be 90% six-digit
+    ones, and a model would never see "sieben und vierzig"); the small classes are
+    used up, and each of their numbers lands in one split or the other, never both."""
     rng = np.random.default_rng(seed)
-    picked = rng.choice(max_number + 1, size=n_train + n_test, replace=False)
-    return [int(n) for n in picked[:n_train]], [int(n) for n in picked[n_train:]]
+    n = np.arange(max_number + 1)
+    digits = np.char.str_len(n.astype(str))
+    p = 1.0 / np.bincount(digits)[digits]
+    size = min(n_train + n_test, max_number + 1)
+    # Weighted draws come out roughly most-likely first: shuffle before splitting.
+    picked = rng.permutation(rng.choice(n, size=size, replace=False, p=p / p.sum()))
+    return [int(x) for x in picked[:n_train]], [int(x) for x in picked[n_train:]]
 
 
 def encode_batch(numbers, src_vocab, tgt_vocab):

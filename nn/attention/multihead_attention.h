@@ -17,6 +17,16 @@
 // head [N, num_heads, L, S]). Rows whose keys are all masked give zeros, not
 // NaN as in torch's need_weights path.
 // When query, key and value are the same tensor the q, k, v projection is one GEMM.
+//
+// Incremental decoding (a key/value cache): project_key_value() projects keys
+// and values once into a KeyValueCache (the heads [N, H, S, head_dim]), and
+// forward_cached(query, cache, append) attends new query positions to the
+// cache. With append=true (self-attention of a decoder) the new positions' own
+// keys and values are appended first, and each new position sees the cached
+// ones and the new ones up to itself (causal), so decoding one position at a
+// time gives what the full causal forward gives, at O(length) per step instead
+// of O(length^2). With append=false (cross-attention) the cache is read as is.
+// Batched 3-D inputs only; add_bias_kv / add_zero_attn are not supported there.
 #pragma once
 #include <memory>
 #include <optional>
@@ -26,6 +36,16 @@
 #include "nn/module.h"
 
 namespace shanshui::nn {
+
+// Projected keys and values of one attention layer, split into heads:
+// key and value are [N, num_heads, S, head_dim] (undefined while empty).
+struct KeyValueCache {
+  Tensor key, value;
+  int64_t size() const { return key.defined() ? key.size(2) : 0; }  // S, the cached positions
+  // Keep batch rows `index` (int64 [N']) in that order: beam search follows
+  // its surviving hypotheses with it.
+  void reorder(const Tensor& index);
+};
 
 class MultiheadAttention : public Module {
  public:
@@ -39,6 +59,17 @@ class MultiheadAttention : public Module {
                                     const Tensor& attn_mask = Tensor(), bool average_attn_weights = true,
                                     bool is_causal = false);
   using Module::forward;
+
+  // key [S, N, kdim] and value [S, N, vdim] ([N, S, .] with batch_first),
+  // projected and split into heads: the keys of a fixed memory, computed once.
+  KeyValueCache project_key_value(const Tensor& key, const Tensor& value) const;
+  // Attention of query [t, N, E] ([N, t, E] with batch_first) to the cache; see
+  // the header comment for append. key_padding_mask [N, S] covers the keys
+  // attended (after appending): bool True = ignore, or float added. Returns
+  // (output like query, weights [N, t, S] or per head [N, H, t, S] when need_weights).
+  std::pair<Tensor, Tensor> forward_cached(const Tensor& query, KeyValueCache& cache, bool append,
+                                           const Tensor& key_padding_mask = Tensor(), bool need_weights = false,
+                                           bool average_attn_weights = true);
   void reset_parameters();
   std::string extra_repr() const override;
 
@@ -56,6 +87,12 @@ class MultiheadAttention : public Module {
   double dropout;
   bool batch_first, add_zero_attn;
   bool qkv_same_embed_dim() const { return kdim == embed_dim && vdim == embed_dim; }
+
+ private:
+  // The in-projection of x for q (0), k (1) or v (2), in x's layout.
+  Tensor project(const Tensor& x, int which) const;
+  // [N, t, E] / [t, N, E] -> [N, H, t, head_dim] (a view).
+  Tensor split_heads(const Tensor& x) const;
 };
 
 }  // namespace shanshui::nn

@@ -26,13 +26,14 @@ Tensor sinusoidal_positional_encoding(int64_t max_len, int64_t d, DType dtype) {
 
 namespace {
 // The [L, d] table rows for x, shaped to broadcast against x.
-Tensor table_for(const Tensor& table, const Tensor& x, bool batch_first, int64_t d, const char* op) {
+Tensor table_for(const Tensor& table, const Tensor& x, bool batch_first, int64_t d, int64_t offset, const char* op) {
   SS_CHECK(x.dim() == 2 || x.dim() == 3, ValueError, op, ": expected a 2-D [L, d] or 3-D input, got shape ", x.shape());
   SS_CHECK(x.size(-1) == d, ValueError, op, ": expected inputs with ", d, " features, got shape ", x.shape());
   const int64_t L = x.dim() == 3 && batch_first ? x.size(1) : x.size(0);
-  SS_CHECK(L <= table.size(0), ValueError, op, ": sequence length ", L, " exceeds max_len ", table.size(0),
-           " (input shape ", x.shape(), ")");
-  Tensor t = table.narrow(0, 0, L);
+  SS_CHECK(offset >= 0, ValueError, op, ": offset must be non-negative, got ", offset);
+  SS_CHECK(offset + L <= table.size(0), ValueError, op, ": positions up to ", offset + L, " (offset ", offset,
+           ", sequence length ", L, ") exceed max_len ", table.size(0), " (input shape ", x.shape(), ")");
+  Tensor t = table.narrow(0, offset, L);
   if (x.dim() == 3) t = batch_first ? t.unsqueeze(0) : t.unsqueeze(1);
   return t;
 }
@@ -44,8 +45,8 @@ PositionalEncoding::PositionalEncoding(int64_t d_model, double dropout, int64_t 
   register_buffer("pe", sinusoidal_positional_encoding(max_len, d_model, dtype), /*persistent=*/false);
 }
 
-Tensor PositionalEncoding::forward(const Tensor& x) {
-  Tensor pe = table_for(buffers_["pe"], x, batch_first, d_model, "PositionalEncoding");
+Tensor PositionalEncoding::forward(const Tensor& x, int64_t offset) {
+  Tensor pe = table_for(buffers_["pe"], x, batch_first, d_model, offset, "PositionalEncoding");
   return functional::dropout(x + pe.to(x.dtype()), dropout, is_training());
 }
 
@@ -63,8 +64,9 @@ LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len, int64_t 
   init::normal_(weight(), 0.0, 0.02);
 }
 
-Tensor LearnedPositionalEmbedding::forward(const Tensor& x) {
-  return functional::dropout(x + table_for(weight(), x, batch_first, d_model, "LearnedPositionalEmbedding"), dropout,
+Tensor LearnedPositionalEmbedding::forward(const Tensor& x, int64_t offset) {
+  return functional::dropout(x + table_for(weight(), x, batch_first, d_model, offset, "LearnedPositionalEmbedding"),
+                             dropout,
                              is_training());
 }
 

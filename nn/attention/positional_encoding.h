@@ -12,6 +12,8 @@
 // (N(0, 0.02) init, as BERT/GPT-2), added to the input, then dropout.
 //
 // Both take [L, N, d] inputs ([N, L, d] with batch_first) or unbatched [L, d].
+// forward(x, offset) adds the rows offset .. offset + L - 1 instead: the
+// positions of the new tokens in incremental (key/value-cache) decoding.
 #pragma once
 #include "nn/module.h"
 
@@ -24,7 +26,8 @@ class PositionalEncoding : public Module {
  public:
   PositionalEncoding(int64_t d_model, double dropout = 0.1, int64_t max_len = 5000, bool batch_first = false,
                      DType dtype = DType::Float32);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override { return forward(x, 0); }
+  Tensor forward(const Tensor& x, int64_t offset);
   std::string extra_repr() const override;
   int64_t d_model, max_len;
   double dropout;
@@ -35,7 +38,8 @@ class LearnedPositionalEmbedding : public Module {
  public:
   LearnedPositionalEmbedding(int64_t max_len, int64_t d_model, double dropout = 0.0, bool batch_first = false,
                              DType dtype = DType::Float32);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override { return forward(x, 0); }
+  Tensor forward(const Tensor& x, int64_t offset);
   std::string extra_repr() const override;
   Tensor& weight() { return params_["weight"]; }
   int64_t max_len, d_model;

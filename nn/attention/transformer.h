@@ -10,10 +10,29 @@
 // padding, or float added). Inputs are [L, N, d] ([N, L, d] with batch_first)
 // or unbatched [L, d]. The stacks copy the given layer num_layers times (same
 // initial weights in every layer, as torch's deepcopy).
+//
+// Incremental decoding with a key/value cache (inference, one target position
+// or a few at a time):
+//
+//   Tensor memory = model.encoder->forward(src, Tensor(), src_pad);
+//   nn::TransformerDecoderCache cache = model.decoder->init_cache(memory, src_pad);
+//   for (...) {                                   // y: the new positions, embedded,
+//     Tensor h = model.decoder->forward_step(y, cache);   // [N, t, d] (batch_first)
+//     ...                                         // h: their outputs, as forward() gives them
+//   }
+//
+// init_cache projects the memory's cross-attention keys and values once per
+// layer; forward_step runs the new positions through every layer, appending
+// their self-attention keys and values to the cache, and each position sees
+// itself, the positions before it and the memory (the causal forward's view).
+// The outputs equal forward(tgt, memory, causal mask, memory_key_padding_mask)
+// at those positions. Positional encodings must be added by the caller at
+// positions cache.length .. cache.length + t - 1 (PositionalEncoding::forward(x, offset)).
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nn/attention/multihead_attention.h"
 #include "nn/container.h"
@@ -59,6 +78,23 @@ class TransformerEncoderLayer : public Module {
   Tensor ff_block(const Tensor& x);
 };
 
+// The state of incremental decoding through a TransformerDecoder.
+struct TransformerDecoderCache {
+  std::vector<KeyValueCache> self_attn;   // per layer: keys / values of the target positions so far
+  std::vector<KeyValueCache> cross_attn;  // per layer: keys / values of the memory, projected once
+  Tensor memory_key_padding_mask;         // [N, S] as given to init_cache (bool True = padding), or undefined
+  int64_t length = 0;                     // target positions decoded so far
+  int64_t batch_size = 0;
+  bool batch_first = false;
+  // With need_weights (set by init_cache), forward_step stores each layer's
+  // cross-attention weights of the latest positions here, averaged over heads: [N, t, S].
+  bool need_weights = false;
+  std::vector<Tensor> cross_attn_weights;
+  // Keep batch rows `index` (int64 [N'], any rows, repeats allowed) in that
+  // order: new row i is old row index[i]. Beam search grows, follows and prunes its hypotheses with it.
+  void reorder(const Tensor& index);
+};
+
 class TransformerDecoderLayer : public Module {
  public:
   TransformerDecoderLayer(int64_t d_model, int64_t nhead, int64_t dim_feedforward = 2048, double dropout = 0.1,
@@ -71,6 +107,11 @@ class TransformerDecoderLayer : public Module {
                  const Tensor& memory_key_padding_mask = Tensor(), bool tgt_is_causal = false,
                  bool memory_is_causal = false);
   using Module::forward;
+  // Incremental decoding of the new positions tgt (3-D, t >= 1): appends to
+  // self_cache, attends to memory_cache (see TransformerDecoder::forward_step).
+  // cross_attn_weights, when given, receives the head-averaged cross-attention weights [N, t, S].
+  Tensor forward_step(const Tensor& tgt, KeyValueCache& self_cache, const KeyValueCache& memory_cache,
+                      const Tensor& memory_key_padding_mask = Tensor(), Tensor* cross_attn_weights = nullptr);
   std::shared_ptr<TransformerDecoderLayer> clone_layer() const;
 
   TransformerLayerOptions options;
@@ -105,6 +146,13 @@ class TransformerDecoder : public Module {
                  const Tensor& memory_key_padding_mask = Tensor(), std::optional<bool> tgt_is_causal = std::nullopt,
                  bool memory_is_causal = false);
   using Module::forward;
+  // memory [S, N, d] ([N, S, d] with batch_first); memory_key_padding_mask [N, S]
+  // (bool True = padding, or float added). need_weights: keep the cross-attention weights of every step.
+  TransformerDecoderCache init_cache(const Tensor& memory, const Tensor& memory_key_padding_mask = Tensor(),
+                                     bool need_weights = false) const;
+  // tgt: the next t >= 1 target positions, embedded, [t, N, d] ([N, t, d] with
+  // batch_first); returns their outputs (after the final norm) and advances the cache by t.
+  Tensor forward_step(const Tensor& tgt, TransformerDecoderCache& cache);
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;
   int64_t num_layers;

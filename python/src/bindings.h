@@ -101,7 +101,11 @@ void init_distributed(py::module_& m);  // shanshui.distributed (helper "mpi")
 void init_nn(py::module_& m);
 // Recurrent layers, additive / Luong attention, Seq2Seq, hard attention (init_rnn.cpp).
 void init_rnn(py::module_& m);
+// BertModel, BertForMaskedLM and functional.mask_tokens (init_bert.cpp).
+void init_bert(py::module_& m);
 void init_nn_attention(py::module_& m);  // shanshui._C.nn.functional: scaled_dot_product_attention
+// KV-cache decoding and greedy / beam search (init_nn_decoding.cpp); after init_nn_attention and init_rnn.
+void init_nn_decoding(py::module_& m);
 // Vision and graph ops (helper vision-graph): scatter_reduce, edge softmax, GAT, conv, pooling.
 void init_vision_graph(py::module_& m);
 

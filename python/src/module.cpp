@@ -16,4 +16,6 @@ PYBIND11_MODULE(_C, m) {
   init_vision_graph(m);      // scatter_reduce, graph attention, convolution, pooling
   init_distributed(m);       // shanshui.distributed: MPI collectives, DDP's reducer, sampler
   init_rnn(m);               // RNN/GRU/LSTM, cells, additive attention, Seq2Seq, gumbel_softmax
+  init_nn_decoding(m);       // KV-cache decoding, greedy and beam search (extends the two above)
+  init_bert(m);              // BertModel, BertForMaskedLM, functional.mask_tokens
 }

@@ -52,6 +52,10 @@ TEST_CASE("a tiny Transformer learns to reverse digit sequences") {
   optim::AdamOptions ao;
   ao.lr = 3e-3;
   optim::Adam opt(model.parameters(), ao);
+  const int steps = 1000;
+  // Annealing the rate to zero lets the last steps settle instead of jittering
+  // around the solution at lr 3e-3.
+  optim::CosineAnnealingLR sched(opt, steps);
   // Held-out sequences: never drawn for training.
   Tensor test = randint(0, kDigits, {100, kLen});
   std::set<std::vector<int64_t>> held;
@@ -60,7 +64,9 @@ TEST_CASE("a tiny Transformer learns to reverse digit sequences") {
     held.insert(std::vector<int64_t>(v.begin(), v.end()));
   }
   const int64_t batch = 64;
-  for (int step = 0; step < 600; ++step) {
+  // 600 steps at a constant rate left the held-out exact match near the
+  // threshold (0.89-0.98 depending on the BLAS kernel the CPU selects).
+  for (int step = 0; step < steps; ++step) {
     Tensor src = randint(0, kDigits, {batch, kLen});
     // Redraw any row that is a held-out sequence.
     for (int64_t i = 0; i < batch; ++i) {
@@ -78,6 +84,7 @@ TEST_CASE("a tiny Transformer learns to reverse digit sequences") {
     opt.zero_grad();
     loss.backward();
     opt.step();
+    sched.step();
   }
   model.eval();
   NoGradGuard ng;

@@ -14,7 +14,11 @@ import torch
 import shanshui as ss
 
 STEPS = 50
-TOL = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
+# float64 pins the update formulas (1e-10 after 50 steps). In float32 the two
+# libraries' gradients differ in the last bits (their GEMM kernels round
+# differently, more so on this AVX-512 machine), and RMSprop's
+# 1/sqrt(v) amplifies that over 50 steps to ~1e-5, so float32 gets 3e-5.
+TOL = {"float32": dict(rtol=3e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
 SS_DT = {"float32": ss.float32, "float64": ss.float64}
 TORCH_DT = {"float32": torch.float32, "float64": torch.float64}
 NAMES = ["w1", "b1", "w2", "b2"]

@@ -19,3 +19,6 @@ from . import functional  # noqa: E402
 from . import init  # noqa: E402
 from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
 from . import parallel  # noqa: E402  (DistributedDataParallel)
+from . import decoding  # noqa: E402  (KV caches, greedy and beam search)
+from .decoding import (KeyValueCache, SearchResult, TransformerDecoderCache, beam_search,  # noqa: E402,F401
+                       greedy_search, sequence_score)

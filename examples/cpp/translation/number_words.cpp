@@ -152,6 +152,9 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> make_splits(int64_t n_trai
     int64_t n = std::uniform_int_distribution<int64_t>(c.lo, c.hi)(rng);
     if (seen.insert(n).second) all.push_back(n), ++c.used;
   }
+  // The small classes run out early in the sequence: shuffle before splitting,
+  // or the held-out tail would hold only large numbers.
+  std::shuffle(all.begin(), all.end(), rng);
   return {std::vector<int64_t>(all.begin(), all.begin() + n_train),
           std::vector<int64_t>(all.begin() + n_train, all.end())};
 }

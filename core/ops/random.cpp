@@ -2,6 +2,7 @@
 // blocks up front and element i reads block first + i / K, so the numbers
 // depend only on the seed and the order of draws, never on the thread count.
 #include "core/ops/random.h"
+#include "core/ops/bernoulli_scaled.h"
 
 #include <algorithm>
 #include <cmath>
@@ -272,7 +273,9 @@ Tensor bernoulli(const Tensor& p) {
   return out;
 }
 
-Tensor bernoulli(const Tensor& like, double prob) {
+Tensor bernoulli(const Tensor& like, double prob) { return bernoulli_scaled(like, prob, 1.0); }
+
+Tensor bernoulli_scaled(const Tensor& like, double prob, double value) {
   SS_CHECK(like.defined(), ValueError, "bernoulli: input tensor is undefined");
   SS_CHECK(prob >= 0.0 && prob <= 1.0, ValueError, "bernoulli: p must be in [0, 1], got ", prob);
   Tensor out = empty(like.shape(), like.dtype());
@@ -281,8 +284,9 @@ Tensor bernoulli(const Tensor& like, double prob) {
   const double thresh = prob * 4294967296.0;
   SS_DISPATCH_ALL(like.dtype(), "bernoulli", [&](auto tag) {
     using T = decltype(tag);
-    generate<4>(static_cast<T*>(out.raw_data()), n, 8, [thresh](const Block& r, T* v, int64_t) {
-      for (int k = 0; k < 4; ++k) v[k] = double(r[k]) < thresh ? T(1) : T(0);
+    const T one = static_cast<T>(value);
+    generate<4>(static_cast<T*>(out.raw_data()), n, 8, [thresh, one](const Block& r, T* v, int64_t) {
+      for (int k = 0; k < 4; ++k) v[k] = double(r[k]) < thresh ? one : T(0);
     });
   });
   return out;

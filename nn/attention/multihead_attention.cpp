@@ -168,6 +168,12 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   }
 
   // ---- in-projection: [L, N, E] -> q, and [S, N, E] -> k, v ----
+  // With batch_first the GEMMs run on the caller's [N, L, E] layout (contiguous,
+  // so no copy for BLAS) and their outputs are viewed back as [L, N, *].
+  const bool bf = batched && batch_first;
+  auto linear = [bf](const Tensor& x, const Tensor& w, const Tensor& bias) {
+    return bf ? shanshui::linear(x.transpose(0, 1), w, bias).transpose(0, 1) : shanshui::linear(x, w, bias);
+  };
   Tensor q, k, v;
   Tensor b = in_proj_bias();
   if (qkv_same_embed_dim()) {
@@ -229,14 +235,13 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   } else {
     attn = functional::scaled_dot_product_attention(q, k, v, attn_mask, p, use_causal);
   }
-  // [N, H, L, hd] -> [L, N, E] -> out_proj
-  Tensor out = out_proj()->forward(attn.permute({2, 0, 1, 3}).reshape({L, N, E}));
+  // [N, H, L, hd] -> [L, N, E] (or [N, L, E] with batch_first, the caller's layout) -> out_proj
+  Tensor out = out_proj()->forward(bf ? attn.permute({0, 2, 1, 3}).reshape({N, L, E})
+                                      : attn.permute({2, 0, 1, 3}).reshape({L, N, E}));
   if (weights.defined() && average_attn_weights) weights = weights.mean({1});
   if (!batched) {
     out = out.squeeze(1);
     if (weights.defined()) weights = weights.squeeze(0);
-  } else if (batch_first) {
-    out = out.transpose(0, 1);
   }
   return {out, weights};
 }

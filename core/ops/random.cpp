@@ -303,12 +303,13 @@ Tensor bernoulli_scaled(const Tensor& like, double prob, double value) {
   Tensor out = empty(like.shape(), like.dtype());
   const int64_t n = out.numel();
   // Compare 32 raw bits against p * 2^32: exact for p = 0 and p = 1.
-  const double thresh = prob * 4294967296.0;
+  // For an integer r, r < t exactly when r < ceil(t): an integer compare.
+  const uint64_t thresh = uint64_t(std::ceil(prob * 4294967296.0));
   SS_DISPATCH_ALL(like.dtype(), "bernoulli", [&](auto tag) {
     using T = decltype(tag);
     const T one = static_cast<T>(value);
     generate<4>(static_cast<T*>(out.raw_data()), n, 8, [thresh, one](const Block& r, T* v, int64_t) {
-      for (int k = 0; k < 4; ++k) v[k] = double(r[k]) < thresh ? one : T(0);
+      for (int k = 0; k < 4; ++k) v[k] = uint64_t(r[k]) < thresh ? one : T(0);
     });
   });
   return out;

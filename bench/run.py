@@ -43,6 +43,11 @@ class Worker:
                    "--threads", str(threads)] + (["--tiny"] if tiny else [])
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if impl == "ss-cpp":
+            # `import shanshui` makes OpenMP threads sleep while they wait (OMP_WAIT_POLICY=PASSIVE,
+            # unless set); a C++ program can only get that from its environment, so the C++ worker
+            # is given the same. PyTorch runs with its own defaults.
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         first = self._read()
         self.meta, self.reason = None, None
@@ -129,7 +134,8 @@ def machine_info():
     except Exception:  # noqa: BLE001
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "versions": versions,
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average": os.getloadavg(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (shanshui: PASSIVE)")}
 
 
 def fmt_mem(b):

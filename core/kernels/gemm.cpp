@@ -5,6 +5,7 @@
 #include "autograd/grad_mode.h"
 #include "core/ops.h"
 #include "core/ops/inplace.h"
+#include "core/parallel.h"
 
 namespace shanshui::kernels {
 
@@ -66,6 +67,7 @@ void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha,
     else if (beta != 1.0) kernels::copy_strided(c, shanshui::mul(c, Scalar(beta)));
     return;
   }
+  set_blas_threads_for_gemm(m, n, k);
   if (c.dtype() == DType::Float32) {
     cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), float(alpha), static_cast<const float*>(a.raw_data()),
                 int(lda), static_cast<const float*>(b.raw_data()), int(ldb), float(beta),
@@ -98,20 +100,30 @@ void gemm_batched(const Tensor& a_in, const Tensor& b_in, const Tensor& c) {
   int64_t lda, ldb;
   Tensor a = plan(a_in, ta, lda), b = plan(b_in, tb, ldb);
   const int64_t sa = a.stride(0), sb = b.stride(0), sc = m * n, ldc = n;
+  // Large products: one GEMM at a time, each using every thread. Small ones
+  // (attention heads): one thread per GEMM, the batch split across threads.
+  set_blas_threads_for_gemm(m, n, k);
+  const int64_t per_gemm_cost = std::max<int64_t>(1, m * n * k / 16);  // ~16 multiply-adds per cost unit
+  const bool split_batch = m * n * k < kGemmGrain;
+  auto run = [&](auto* A, auto* Bp, auto* C, auto one) {
+    auto body = [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) one(A + i * sa, Bp + i * sb, C + i * sc);
+    };
+    if (split_batch) parallel_for(B, per_gemm_cost, body);
+    else body(0, B);
+  };
   if (c.dtype() == DType::Float32) {
-    const float* A = static_cast<const float*>(a.raw_data());
-    const float* Bp = static_cast<const float*>(b.raw_data());
-    float* C = static_cast<float*>(c.raw_data());
-    for (int64_t i = 0; i < B; ++i)
-      cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, A + i * sa, int(lda), Bp + i * sb, int(ldb),
-                  0.0f, C + i * sc, int(ldc));
+    run(static_cast<const float*>(a.raw_data()), static_cast<const float*>(b.raw_data()),
+        static_cast<float*>(c.raw_data()), [&](const float* A, const float* Bp, float* C) {
+          cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, A, int(lda), Bp, int(ldb), 0.0f, C,
+                      int(ldc));
+        });
   } else {
-    const double* A = static_cast<const double*>(a.raw_data());
-    const double* Bp = static_cast<const double*>(b.raw_data());
-    double* C = static_cast<double*>(c.raw_data());
-    for (int64_t i = 0; i < B; ++i)
-      cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, A + i * sa, int(lda), Bp + i * sb, int(ldb),
-                  0.0, C + i * sc, int(ldc));
+    run(static_cast<const double*>(a.raw_data()), static_cast<const double*>(b.raw_data()),
+        static_cast<double*>(c.raw_data()), [&](const double* A, const double* Bp, double* C) {
+          cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, A, int(lda), Bp, int(ldb), 0.0, C,
+                      int(ldc));
+        });
   }
 }
 

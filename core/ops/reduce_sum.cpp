@@ -28,9 +28,51 @@ Tensor expand_back(const Tensor& g, const Shape& keep_shape, const Shape& in_sha
   return g.reshape(keep_shape).expand(in_shape);
 }
 
+// Rows of a contiguous [rows, cols] input summed into cols outputs (a bias
+// gradient: g.sum(0)). The generic path walks each column with a stride of
+// cols, one dependent add at a time; here a strip of columns is accumulated
+// row by row, which vectorises and reads memory in order. Each output still
+// adds its values in the same order, so the result is bit-identical.
+template <class T, class O, class Acc>
+void sum_leading_rows(const T* x, O* out, int64_t rows, int64_t cols) {
+  constexpr int64_t kStrip = 256;
+  const int64_t strips = (cols + kStrip - 1) / kStrip;
+  parallel_for(strips, rows * kStrip, [&](int64_t s0, int64_t s1) {
+    Acc acc[kStrip];
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t c0 = s * kStrip, w = std::min(kStrip, cols - c0);
+      std::fill(acc, acc + w, Acc(0));
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = x + r * cols + c0;
+        for (int64_t j = 0; j < w; ++j) acc[j] += static_cast<Acc>(row[j]);
+      }
+      for (int64_t j = 0; j < w; ++j) out[c0 + j] = static_cast<O>(acc[j]);
+    }
+  });
+}
+
+// True when dims are exactly the leading dims 0..k-1 (k < x.dim()) of a contiguous x.
+bool reduces_leading_dims(const Tensor& x, const std::vector<int64_t>& dims) {
+  if (dims.empty() || int64_t(dims.size()) >= x.dim() || !x.is_contiguous()) return false;
+  std::vector<int64_t> d = dims;
+  std::sort(d.begin(), d.end());
+  for (size_t i = 0; i < d.size(); ++i)
+    if (d[i] != int64_t(i)) return false;
+  return true;
+}
+
 Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, DType out_dtype) {
   kernels::ReducePlan p = kernels::plan_reduce(x, dims);
   Tensor out = empty(keepdim ? p.out_shape : squeeze_dims(p.out_shape, dims), out_dtype);
+  if (x.is_floating_point() && out_dtype == x.dtype() && reduces_leading_dims(x, dims) && x.numel() > 0) {
+    const int64_t cols = numel_of(p.kept_shape), rows = x.numel() / cols;
+    SS_DISPATCH_FLOAT(x.dtype(), "sum", [&](auto tag) {
+      using T = decltype(tag);
+      sum_leading_rows<T, T, double>(static_cast<const T*>(x.raw_data()), static_cast<T*>(out.raw_data()), rows,
+                                     cols);
+    });
+    return out;
+  }
   SS_DISPATCH_ALL(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
     SS_DISPATCH_ALL(out_dtype, "sum", [&](auto otag) {

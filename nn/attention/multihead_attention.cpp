@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "core/ops.h"
 #include "nn/functional.h"
 #include "nn/init.h"
@@ -14,6 +16,28 @@
 namespace shanshui::nn {
 
 namespace {
+
+// Views of a packed projection [..., parts * E] (q, k, v side by side in the
+// last dim) with one backward that concatenates their gradients: three narrow
+// backwards would each zero a full-size buffer and the engine would add them.
+std::vector<Tensor> split_packed(const Tensor& proj, int64_t parts, int64_t E) {
+  std::vector<Tensor> outs;
+  {
+    autograd::NoGradGuard ng;
+    for (int64_t i = 0; i < parts; ++i) outs.push_back(proj.narrow(-1, i * E, E));
+  }
+  if (autograd::needs_grad(proj)) {
+    autograd::record_multi("SplitPackedBackward", {proj}, outs, [](const autograd::tensor_list& grads) {
+      Tensor like;
+      for (const Tensor& g : grads)
+        if (g.defined()) like = g;
+      std::vector<Tensor> parts_g;
+      for (const Tensor& g : grads) parts_g.push_back(g.defined() ? g : zeros_like(like));
+      return autograd::tensor_list{cat(parts_g, -1)};  // differentiable: create_graph works
+    });
+  }
+  return outs;
+}
 
 constexpr const char* kOp = "MultiheadAttention";
 
@@ -168,21 +192,35 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   }
 
   // ---- in-projection: [L, N, E] -> q, and [S, N, E] -> k, v ----
+  // With batch_first the GEMMs run on the caller's [N, L, E] layout (contiguous,
+  // so no copy for BLAS) and their outputs are viewed back as [L, N, *].
+  const bool bf = batched && batch_first;
+  auto linear = [bf](const Tensor& x, const Tensor& w, const Tensor& bias) {
+    return bf ? shanshui::linear(x.transpose(0, 1), w, bias).transpose(0, 1) : shanshui::linear(x, w, bias);
+  };
   Tensor q, k, v;
   Tensor b = in_proj_bias();
   if (qkv_same_embed_dim()) {
     Tensor w = in_proj_weight();
     if (self_attention) {
-      // One GEMM for all three; q, k, v are views of its [L, N, 3E] output.
-      Tensor proj = linear(query, w, b);
-      q = proj.narrow(2, 0, E);
-      k = proj.narrow(2, E, E);
-      v = proj.narrow(2, 2 * E, E);
+      // One GEMM for all three; q, k, v are views of its output (split in the
+      // GEMM's own layout, so their gradients meet there contiguously).
+      Tensor proj = bf ? shanshui::linear(query.transpose(0, 1), w, b) : shanshui::linear(query, w, b);
+      auto qkv = split_packed(proj, 3, E);
+      for (auto& t : qkv)
+        if (bf) t = t.transpose(0, 1);
+      q = qkv[0];
+      k = qkv[1];
+      v = qkv[2];
     } else if (kv_same) {
       q = linear(query, w.narrow(0, 0, E), b.defined() ? b.narrow(0, 0, E) : Tensor());
-      Tensor kv = linear(key, w.narrow(0, E, 2 * E), b.defined() ? b.narrow(0, E, 2 * E) : Tensor());
-      k = kv.narrow(2, 0, E);
-      v = kv.narrow(2, E, E);
+      Tensor wkv = w.narrow(0, E, 2 * E), bkv = b.defined() ? b.narrow(0, E, 2 * E) : Tensor();
+      Tensor proj = bf ? shanshui::linear(key.transpose(0, 1), wkv, bkv) : shanshui::linear(key, wkv, bkv);
+      auto kv = split_packed(proj, 2, E);
+      for (auto& t : kv)
+        if (bf) t = t.transpose(0, 1);
+      k = kv[0];
+      v = kv[1];
     } else {
       q = linear(query, w.narrow(0, 0, E), b.defined() ? b.narrow(0, 0, E) : Tensor());
       k = linear(key, w.narrow(0, E, E), b.defined() ? b.narrow(0, E, E) : Tensor());
@@ -229,14 +267,13 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   } else {
     attn = functional::scaled_dot_product_attention(q, k, v, attn_mask, p, use_causal);
   }
-  // [N, H, L, hd] -> [L, N, E] -> out_proj
-  Tensor out = out_proj()->forward(attn.permute({2, 0, 1, 3}).reshape({L, N, E}));
+  // [N, H, L, hd] -> [L, N, E] (or [N, L, E] with batch_first, the caller's layout) -> out_proj
+  Tensor out = out_proj()->forward(bf ? attn.permute({0, 2, 1, 3}).reshape({N, L, E})
+                                      : attn.permute({2, 0, 1, 3}).reshape({L, N, E}));
   if (weights.defined() && average_attn_weights) weights = weights.mean({1});
   if (!batched) {
     out = out.squeeze(1);
     if (weights.defined()) weights = weights.squeeze(0);
-  } else if (batch_first) {
-    out = out.transpose(0, 1);
   }
   return {out, weights};
 }

@@ -1,4 +1,5 @@
 #include "autograd/grad_mode.h"
+#include "core/ops/bernoulli_scaled.h"
 #include "nn/functional.h"
 
 namespace shanshui::nn::functional {
@@ -11,7 +12,8 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   {
     autograd::NoGradGuard ng;
     // p == 1 drops everything (scale would be infinite; the mask is all zeros).
-    scaled_mask = p == 1.0 ? zeros_like(x) : bernoulli(x.detach(), 1.0 - p).mul(1.0 / (1.0 - p));
+    // One pass for the scaled mask (not a 0/1 mask, then a multiply): same draws, same values.
+    scaled_mask = p == 1.0 ? zeros_like(x) : bernoulli_scaled(x.detach(), 1.0 - p, 1.0 / (1.0 - p));
   }
   return x.mul(scaled_mask);
 }

@@ -16,6 +16,7 @@
 #include "autograd/node.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 #include "nn/recurrent/fast_math.h"
 
 namespace shanshui::nn::functional {
@@ -55,6 +56,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T
   }
   const int lda = int(ta ? M : K), ldb = int(tb ? K : N), ldc = int(N);
   const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  set_blas_threads_for_gemm(M, N, K);
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), 1.0f, A, lda, B, ldb, beta, C, ldc);
   else

@@ -11,10 +11,19 @@ PyTorch's names and adds the pieces that are simpler in Python (``tensor``
 from nested data, grad-mode context managers).
 """
 import builtins as _builtins
+import os as _os
 
-import numpy as _np
+# OpenMP threads that wait for work by spinning (libgomp's default) make two
+# threads many times slower than one on a loaded machine: a spinning thread
+# burns its time slice, so each parallel region waits for the scheduler to
+# bring it back. Sleeping waiters cost a few microseconds per region instead.
+# The OpenMP runtime reads this once, when it is loaded, i.e. by the import of
+# _C below (numpy's wheels bring no OpenMP runtime); an explicit setting of the user's is kept.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import _C
+import numpy as _np  # noqa: E402
+
+from . import _C  # noqa: E402
 from ._C import Size, Tensor, dtype
 
 __version__ = "0.1.0"

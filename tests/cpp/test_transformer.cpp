@@ -152,6 +152,28 @@ TEST_CASE("MultiheadAttention: float64 gradcheck (fused and weights paths, bias_
   }
 }
 
+TEST_CASE("MultiheadAttention batch_first: same values as seq-first, float64 gradcheck through the packed q/k/v split") {
+  manual_seed(5);
+  nn::MultiheadAttention bf(4, 2, 0.0, true, false, false, std::nullopt, std::nullopt, true, DType::Float64);
+  nn::MultiheadAttention sf(4, 2, 0.0, true, false, false, std::nullopt, std::nullopt, false, DType::Float64);
+  sf.load_state_dict(bf.state_dict());
+  Tensor x = randn({2, 3, 4}, DType::Float64).requires_grad_(), m = randn({2, 5, 4}, DType::Float64).requires_grad_();
+  for (bool nw : {true, false}) {
+    // Self-attention (one packed GEMM, three views) and key = value (two views).
+    CHECK(allclose(bf.forward(x, x, x, Tensor(), nw).first, sf.forward(x.transpose(0, 1), x.transpose(0, 1),
+                                                                       x.transpose(0, 1), Tensor(), nw).first.transpose(0, 1)));
+    CHECK(allclose(bf.forward(x, m, m, Tensor(), nw).first, sf.forward(x.transpose(0, 1), m.transpose(0, 1),
+                                                                       m.transpose(0, 1), Tensor(), nw).first.transpose(0, 1)));
+    std::vector<Tensor> in{x, m, bf.in_proj_weight(), bf.in_proj_bias()};  // the module's own tensors, perturbed in place
+    auto r = autograd::gradcheck([&](const std::vector<Tensor>& v) { return bf.forward(v[0], v[0], v[0], Tensor(), nw).first; }, in);
+    INFO(r.message);
+    CHECK(r.ok);
+    auto r2 = autograd::gradcheck([&](const std::vector<Tensor>& v) { return bf.forward(v[0], v[1], v[1], Tensor(), nw).first; }, in);
+    INFO(r2.message);
+    CHECK(r2.ok);
+  }
+}
+
 TEST_CASE("Positional encodings") {
   Tensor pe = nn::sinusoidal_positional_encoding(50, 6, DType::Float64);
   // PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).

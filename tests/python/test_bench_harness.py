@@ -22,15 +22,14 @@ def test_harness_tiny_run_reports_every_implementation(tmp_path):
     assert res["tiny"] is True and res["machine"]["cores"] >= 1
     seen = {(e["workload"], impl): row for e in res["results"] for impl, row in e["rows"].items()}
     for w in ("W1", "W2", "W3", "W4", "W5"):
-        for impl in ("torch", "ss-python"):
+        for impl in ("torch", "ss-python", "ss-cpp"):
             row = seen[(w, impl)]
             assert row["available"], f"{w} {impl}: {row.get('reason')}"
             assert len(row["times_s"]) == 2 and all(t > 0 for t in row["times_s"])
             assert row["flops"] > 0 and row["rate"] > 0
-        # The C++ worker covers only the workloads written in bench/cpp/workloads.cpp so far;
-        # the others must say so, never report a time.
-        cpp = seen[(w, "ss-cpp")]
-        assert cpp["available"] or "no workload" in cpp["reason"]
+        # The C++ and Python halves describe the same work (bench/cpp/workloads.cpp mirrors workloads.py).
+        assert seen[(w, "ss-cpp")]["flops"] == seen[(w, "ss-python")]["flops"]
+        assert seen[(w, "ss-cpp")]["unit"] == seen[(w, "ss-python")]["unit"]
     assert "| W5 |" in r.stdout and "torch/ours" in r.stdout
 
 

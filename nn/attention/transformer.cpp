@@ -153,17 +153,7 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
     return (*dropout2)(
         multihead_attn->forward(x, memory, memory, memory_kpm, false, memory_mask, true, memory_is_causal).first);
   };
-  Tensor x = tgt;
-  if (options.norm_first) {
-    x = x + sa((*norm1)(x));
-    x = x + ca((*norm2)(x));
-    x = x + ff_block((*norm3)(x));
-  } else {
-    x = (*norm1)(x + sa(x));
-    x = (*norm2)(x + ca(x));
-    x = (*norm3)(x + ff_block(x));
-  }
-  return x;
+  return sublayers(tgt, sa, ca);
 }
 
 std::shared_ptr<TransformerDecoderLayer> TransformerDecoderLayer::clone_layer() const {

@@ -122,6 +122,19 @@ class TransformerDecoderLayer : public Module {
 
  private:
   Tensor ff_block(const Tensor& x);
+  // The three residual sublayers around self-attention `sa` and cross-attention
+  // `ca`, post-LN or pre-LN: shared by forward and forward_step.
+  template <class SelfAttn, class CrossAttn>
+  Tensor sublayers(Tensor x, SelfAttn sa, CrossAttn ca) {
+    if (options.norm_first) {
+      x = x + sa((*norm1)(x));
+      x = x + ca((*norm2)(x));
+      return x + ff_block((*norm3)(x));
+    }
+    x = (*norm1)(x + sa(x));
+    x = (*norm2)(x + ca(x));
+    return (*norm3)(x + ff_block(x));
+  }
 };
 
 class TransformerEncoder : public Module {

@@ -32,17 +32,7 @@ Tensor TransformerDecoderLayer::forward_step(const Tensor& tgt, KeyValueCache& s
     if (want) *cross_attn_weights = w;
     return (*dropout2)(out);
   };
-  Tensor x = tgt;
-  if (options.norm_first) {
-    x = x + sa((*norm1)(x));
-    x = x + ca((*norm2)(x));
-    x = x + ff_block((*norm3)(x));
-  } else {
-    x = (*norm1)(x + sa(x));
-    x = (*norm2)(x + ca(x));
-    x = (*norm3)(x + ff_block(x));
-  }
-  return x;
+  return sublayers(tgt, sa, ca);
 }
 
 TransformerDecoderCache TransformerDecoder::init_cache(const Tensor& memory, const Tensor& memory_kpm,

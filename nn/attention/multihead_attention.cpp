@@ -202,23 +202,24 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   Tensor b = in_proj_bias();
   if (qkv_same_embed_dim()) {
     Tensor w = in_proj_weight();
+    // One GEMM for n packed projections; the parts are views of its output
+    // (split in the GEMM's own layout, so their gradients meet there contiguously).
+    auto packed = [&](const Tensor& x, const Tensor& wp, const Tensor& bp, int64_t n) {
+      Tensor proj = bf ? shanshui::linear(x.transpose(0, 1), wp, bp) : shanshui::linear(x, wp, bp);
+      auto parts = split_packed(proj, n, E);
+      if (bf)
+        for (auto& t : parts) t = t.transpose(0, 1);
+      return parts;
+    };
     if (self_attention) {
-      // One GEMM for all three; q, k, v are views of its output (split in the
-      // GEMM's own layout, so their gradients meet there contiguously).
-      Tensor proj = bf ? shanshui::linear(query.transpose(0, 1), w, b) : shanshui::linear(query, w, b);
-      auto qkv = split_packed(proj, 3, E);
-      for (auto& t : qkv)
-        if (bf) t = t.transpose(0, 1);
+      auto qkv = packed(query, w, b, 3);
       q = qkv[0];
       k = qkv[1];
       v = qkv[2];
     } else if (kv_same) {
       q = linear(query, w.narrow(0, 0, E), b.defined() ? b.narrow(0, 0, E) : Tensor());
       Tensor wkv = w.narrow(0, E, 2 * E), bkv = b.defined() ? b.narrow(0, E, 2 * E) : Tensor();
-      Tensor proj = bf ? shanshui::linear(key.transpose(0, 1), wkv, bkv) : shanshui::linear(key, wkv, bkv);
-      auto kv = split_packed(proj, 2, E);
-      for (auto& t : kv)
-        if (bf) t = t.transpose(0, 1);
+      auto kv = packed(key, wkv, bkv, 2);
       k = kv[0];
       v = kv[1];
     } else {

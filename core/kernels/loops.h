@@ -50,6 +50,12 @@ LoopPlan<N> plan_loop(const Shape& shape, const std::array<Shape, N>& strides) {
 
 // body(const std::array<int64_t, N>& offsets, int64_t len, const std::array<int64_t, N>& inner_strides)
 // Offsets are in elements relative to each operand's base pointer.
+//
+// The work is split across threads by whole runs, and a long run is cut into
+// pieces first: a contiguous tensor coalesces to a single run, which would
+// otherwise always stay on one thread. A run whose first operand (the output)
+// has inner stride 0 is never cut: its writes all land on one element, or on
+// places only the body knows (scatter_add), and must stay on one thread, in order.
 template <size_t N, class Body>
 void for_each_run(const Shape& shape, const std::array<Shape, N>& strides, int64_t cost_per_elem, Body&& body) {
   int64_t total = numel_of(shape);
@@ -60,18 +66,37 @@ void for_each_run(const Shape& shape, const std::array<Shape, N>& strides, int64
   std::array<int64_t, N> inner_st;
   for (size_t k = 0; k < N; ++k) inner_st[k] = p.strides[k][nd - 1];
   const int64_t outer = total / inner;
-  parallel_for(outer, inner * cost_per_elem, [&](int64_t begin, int64_t end) {
-    // Decompose `begin` into a multi-index once, then step it like an odometer.
+  // Pieces per run: enough that every thread gets about four pieces' worth of work, each
+  // piece a multiple of 64 elements (whole cache lines for stride-1 float operands).
+  int64_t pieces = 1, piece = inner;
+  if (inner_st[0] != 0 && should_parallelize(total, cost_per_elem)) {
+    const int64_t want = 4 * int64_t(get_num_threads());
+    if (outer < want && inner >= 2 * 1024) {
+      pieces = (want + outer - 1) / outer;
+      piece = ((inner + pieces - 1) / pieces + 63) / 64 * 64;
+      pieces = (inner + piece - 1) / piece;
+    }
+  }
+  parallel_for(outer * pieces, piece * cost_per_elem, [&](int64_t begin, int64_t end) {
+    // Decompose the first run into a multi-index once, then step it like an odometer.
     std::vector<int64_t> idx(nd > 1 ? nd - 1 : 1, 0);
     std::array<int64_t, N> off{};
-    int64_t r = begin;
+    int64_t r = begin / pieces;
     for (int64_t d = nd - 2; d >= 0; --d) {
       idx[d] = r % p.shape[d];
       r /= p.shape[d];
       for (size_t k = 0; k < N; ++k) off[k] += idx[d] * p.strides[k][d];
     }
-    for (int64_t o = begin; o < end; ++o) {
-      body(off, inner, inner_st);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t c = item % pieces;
+      if (pieces == 1) {
+        body(off, inner, inner_st);
+      } else {
+        std::array<int64_t, N> piece_off = off;
+        for (size_t k = 0; k < N; ++k) piece_off[k] += c * piece * inner_st[k];
+        body(piece_off, c + 1 < pieces ? piece : inner - c * piece, inner_st);
+        if (c + 1 < pieces) continue;  // the next item is the next piece of the same run
+      }
       for (int64_t d = nd - 2; d >= 0; --d) {
         if (++idx[d] < p.shape[d]) {
           for (size_t k = 0; k < N; ++k) off[k] += p.strides[k][d];

@@ -1,6 +1,7 @@
 // Fused layer norm: one pass per row for mean and variance (in double), one
 // for the output; backward from the saved mean and rstd (never the normalised
 // activations), with the weight and bias gradients reduced over rows.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -16,19 +17,32 @@ using autograd::tensor_list;
 
 namespace {
 
+// Row reductions in double with eight independent partial sums: a single running
+// double sum is a chain of dependent adds (about 4 cycles an element), while eight
+// chains let the compiler keep them in vector registers.
+template <class T, class F>
+double row_sum(int64_t n, F term) {
+  double acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += term(i + j);
+  double s = 0;
+  for (; i < n; ++i) s += term(i);
+  return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 template <class T>
 void ln_forward(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_out, int64_t rows, int64_t d,
                 double eps) {
   parallel_for(rows, d * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
-      double s = 0, ss = 0;
-      for (int64_t i = 0; i < d; ++i) s += double(xr[i]);
-      double mean = d ? s / double(d) : 0.0;
-      for (int64_t i = 0; i < d; ++i) {
+      // Two passes (mean, then centred squares): no cancellation when |mean| >> std.
+      double mean = d ? row_sum<T>(d, [&](int64_t i) { return double(xr[i]); }) / double(d) : 0.0;
+      double ss = row_sum<T>(d, [&](int64_t i) {
         double c = double(xr[i]) - mean;
-        ss += c * c;
-      }
+        return c * c;
+      });
       double rstd = 1.0 / std::sqrt((d ? ss / double(d) : 0.0) + eps);
       mean_out[r] = T(mean);
       rstd_out[r] = T(rstd);
@@ -38,8 +52,10 @@ void ln_forward(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_o
         for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * rs * w[i] + b[i];
       } else if (w) {
         for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * rs * w[i];
+      } else if (b) {
+        for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * rs + b[i];
       } else {
-        for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * rs + (b ? b[i] : T(0));
+        for (int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * rs;
       }
     }
   });
@@ -55,34 +71,43 @@ void ln_backward(const T* x, const T* g, const T* w, const T* mean, const T* rst
         const T* xr = x + r * d;
         const T* gr = g + r * d;
         const double m = double(mean[r]), rs = double(rstd[r]);
-        double s1 = 0, s2 = 0;
-        for (int64_t i = 0; i < d; ++i) {
-          double dxh = double(gr[i]) * (w ? double(w[i]) : 1.0);
-          s1 += dxh;
-          s2 += dxh * (double(xr[i]) - m) * rs;
+        double s1, s2;
+        if (w) {
+          s1 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]) * double(w[i]); });
+          s2 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]) * double(w[i]) * (double(xr[i]) - m); });
+        } else {
+          s1 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]); });
+          s2 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]) * (double(xr[i]) - m); });
         }
-        s1 /= double(d);
-        s2 /= double(d);
+        // In T from here: dx = a * dxhat + (b * (x - mean) + c), the row constants in double
+        // (x - mean is taken before scaling, so a large mean does not cancel).
+        const double bb = -rs * rs * rs * s2 / double(d), c = -rs * s1 / double(d);
+        const T ta = T(rs), tb = T(bb), tc = T(c), tm = T(m);
         T* out = dx + r * d;
-        for (int64_t i = 0; i < d; ++i) {
-          double xh = (double(xr[i]) - m) * rs;
-          double dxh = double(gr[i]) * (w ? double(w[i]) : 1.0);
-          out[i] = T(rs * (dxh - s1 - xh * s2));
+        if (w) {
+          for (int64_t i = 0; i < d; ++i) out[i] = ta * (gr[i] * w[i]) + (tb * (xr[i] - tm) + tc);
+        } else {
+          for (int64_t i = 0; i < d; ++i) out[i] = ta * gr[i] + (tb * (xr[i] - tm) + tc);
         }
       }
     });
   }
   if (dw || db) {
-    // Column sums over rows: rows are walked in order, so memory access stays sequential.
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* xr = x + r * d;
-      const T* gr = g + r * d;
-      const double m = double(mean[r]), rs = double(rstd[r]);
-      if (dw)
-        for (int64_t i = 0; i < d; ++i) dw[i] += double(gr[i]) * (double(xr[i]) - m) * rs;
-      if (db)
-        for (int64_t i = 0; i < d; ++i) db[i] += double(gr[i]);
-    }
+    // Column sums over rows, split by column blocks so each thread owns its columns
+    // (deterministic, no partial buffers); rows are walked in order within a block.
+    const int64_t block = 64;
+    parallel_for((d + block - 1) / block, rows * block * 3, [&](int64_t c0, int64_t c1) {
+      const int64_t lo = c0 * block, hi = std::min(d, c1 * block);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* xr = x + r * d;
+        const T* gr = g + r * d;
+        const double m = double(mean[r]), rs = double(rstd[r]);
+        if (dw)
+          for (int64_t i = lo; i < hi; ++i) dw[i] += double(gr[i]) * ((double(xr[i]) - m) * rs);
+        if (db)
+          for (int64_t i = lo; i < hi; ++i) db[i] += double(gr[i]);
+      }
+    });
   }
 }
 

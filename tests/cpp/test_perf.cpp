@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/kernels/loops.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/storage.h"
@@ -96,6 +97,36 @@ TEST_CASE("parallel_for splits a loop above the grain size over the threads aske
   const uint64_t mid = parallel_region_count();
   parallel_for(n, 64, [&](int64_t, int64_t) {});
   CHECK(parallel_region_count() == mid);
+}
+
+TEST_CASE("a contiguous elementwise op is cut into pieces and runs on both threads", "[parallel]") {
+  ThreadsGuard g;
+  set_num_threads(1);
+  // Odd lengths: the last piece is shorter than the others.
+  Tensor x = randn({300001}), y = randn({3, 100003}), b = randn({100003});
+  Tensor gx1 = gelu(x), sum1 = y.add(b), exp1 = exp(y.transpose(0, 1).contiguous());
+  set_num_threads(2);
+  const uint64_t before = parallel_region_count();
+  Tensor gx2 = gelu(x), sum2 = y.add(b), exp2 = exp(y.transpose(0, 1).contiguous());
+#ifdef _OPENMP
+  CHECK(parallel_region_count() >= before + 3);  // one flat run each, still split
+#endif
+  CHECK(equal(gx1, gx2));
+  CHECK(equal(sum1, sum2));
+  CHECK(equal(exp1, exp2));
+  // kernels::for_each_run hands the body pieces that cover every element once.
+  std::vector<int> hits(300001, 0);
+  kernels::for_each_run<1>(Shape{300001}, std::array<Shape, 1>{Shape{1}}, 1, [&](const std::array<int64_t, 1>& off, int64_t n,
+                                                   const std::array<int64_t, 1>& st) {
+    for (int64_t i = 0; i < n; ++i) hits[size_t(off[0] + i * st[0])]++;
+  });
+  CHECK(std::count(hits.begin(), hits.end(), 1) == 300001);
+  // scatter_add along a long dim: the run whose output stride is 0 stays whole, so the
+  // sums are exactly those of one thread (same order of additions).
+  Tensor idx = randint(0, 4, {1, 400000}), src = randn({1, 400000});
+  Tensor s2 = scatter_add(zeros({1, 4}), 1, idx, src);
+  set_num_threads(1);
+  CHECK(equal(scatter_add(zeros({1, 4}), 1, idx, src), s2));
 }
 
 TEST_CASE("small GEMMs run on one BLAS thread, large ones on all, and loops keep their threads", "[parallel]") {

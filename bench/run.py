@@ -162,9 +162,25 @@ def table(results):
     return "\n".join(lines)
 
 
+def fused_vs_unfused(results):
+    """W5u time / W5 time per implementation and thread count (the fused kernel's speed-up)."""
+    by = {(r["workload"], r["threads"]): r["rows"] for r in results}
+    out = []
+    for (w, threads), rows in by.items():
+        if w != "W5" or ("W5u", threads) not in by:
+            continue
+        for impl in IMPLS:
+            f, u = rows.get(impl), by[("W5u", threads)].get(impl)
+            if f and u and f["available"] and u["available"]:
+                out.append({"impl": impl, "threads": threads, "speedup": u["median_s"] / f["median_s"],
+                            "fused_mem": f["peak_mem_bytes"], "unfused_mem": u["peak_mem_bytes"]})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description="shanshui vs PyTorch on the reference workloads (DESIGN.md)")
-    ap.add_argument("-w", "--workloads", default="W1,W2,W3,W4,W5", help="comma-separated ids (W1..W5)")
+    ap.add_argument("-w", "--workloads", default="W1,W2,W3,W4,W5,W5u",
+                    help="comma-separated ids (W1..W5, W5u: W5 on the unfused path)")
     ap.add_argument("-t", "--threads", default="2", help="comma-separated thread counts")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds per workload (median taken)")
     ap.add_argument("--round-seconds", type=float, default=0.5, help="approximate work per worker per round")
@@ -180,7 +196,7 @@ def main():
     ids = [w for w in args.workloads.split(",") if w]
     for w in ids:
         if w not in WORKLOADS or w == "SGEMM":
-            ap.error(f"--workloads: unknown workload '{w}' (choose from W1..W5)")
+            ap.error(f"--workloads: unknown workload '{w}' (choose from W1..W5, W5u)")
 
     results = []
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -192,8 +208,12 @@ def main():
             results.append({"workload": w, "description": WORKLOADS[w][0], "threads": threads,
                             "sgemm_flop_per_s": sgemm, "rows": bench_one(w, threads, args)})
     out = {"machine": machine_info(), "tiny": args.tiny, "rounds": args.rounds, "results": results}
+    out["fused_vs_unfused"] = fused_vs_unfused(results)
     text = table(results)
     print(text)
+    for f in out["fused_vs_unfused"]:
+        print(f"W5 fused vs unfused ({f['impl']}, {f['threads']} thread(s)): {f['speedup']:.2f}x faster, "
+              f"peak memory {fmt_mem(f['fused_mem'])} vs {fmt_mem(f['unfused_mem'])}")
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)
     print(f"results written to {args.json}", file=sys.stderr)

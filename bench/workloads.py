@@ -189,8 +189,7 @@ def make_W4(lib, tiny=False):
 
 
 # ---- W5: scaled dot-product attention forward + backward, causal ----------------------------------
-def make_W5(lib, tiny=False):
-    sdpa = _need(lib, "nn", "functional", "scaled_dot_product_attention")
+def _sdpa_step(lib, sdpa, tiny):
     b, h, t, dh = (4, 8, 1024, 64) if not tiny else (1, 2, 8, 4)
     lib.manual_seed(0)
     q, k, v = (lib.randn(b, h, t, dh, requires_grad=True) for _ in range(3))
@@ -199,10 +198,25 @@ def make_W5(lib, tiny=False):
     def step():
         for p in (q, k, v):
             p.grad = None
-        sdpa(q, k, v, is_causal=True).backward(g)
+        sdpa(q, k, v).backward(g)
 
     fwd = 2 * 2 * b * h * t * t * dh / 2  # causal: half the score matrix
     return Workload(step, 3.0 * fwd, 1, "step")
+
+
+def make_W5(lib, tiny=False):
+    sdpa = _need(lib, "nn", "functional", "scaled_dot_product_attention")
+    return _sdpa_step(lib, lambda q, k, v: sdpa(q, k, v, is_causal=True), tiny)
+
+
+# W5u: the same through the unfused composite path (QK^T, softmax, AV with the T x T
+# matrices materialised), each library's own: the yardstick of W5's fused >= 1.5x goal.
+def make_W5u(lib, tiny=False):
+    if lib.__name__ == "torch":
+        math = lib.ops.aten._scaled_dot_product_attention_math
+        return _sdpa_step(lib, lambda q, k, v: math(q, k, v, is_causal=True)[0], tiny)
+    math = _need(lib, "nn", "functional", "_scaled_dot_product_attention_math")
+    return _sdpa_step(lib, lambda q, k, v: math(q, k, v, is_causal=True), tiny)
 
 
 # ---- the sgemm rate everything is measured against -------------------------------------------------
@@ -223,5 +237,6 @@ WORKLOADS = {
     "W3": ("GAT training step, Cora-sized graph (8x8 heads, Adam)", make_W3),
     "W4": ("MultiheadAttention forward, batch 1, L 128, d 512, 8 heads", make_W4),
     "W5": ("SDPA forward+backward, B 4, H 8, T 1024, D 64, causal", make_W5),
+    "W5u": ("W5 through the unfused path (T x T scores materialised)", make_W5u),
     "SGEMM": ("sgemm 1024^3 float32 (the reference rate)", make_SGEMM),
 }

@@ -15,13 +15,13 @@ CPP_WORKER = os.path.join(ROOT, "build", "bench", "bench_worker")
 def test_harness_tiny_run_reports_every_implementation(tmp_path):
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--tiny", "--rounds", "2",
-                        "--round-seconds", "0.01", "-w", "W1,W2,W3,W4,W5", "--json", str(out)],
+                        "--round-seconds", "0.01", "-w", "W1,W2,W3,W4,W5,W5u", "--json", str(out)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["tiny"] is True and res["machine"]["cores"] >= 1
     seen = {(e["workload"], impl): row for e in res["results"] for impl, row in e["rows"].items()}
-    for w in ("W1", "W2", "W3", "W4", "W5"):
+    for w in ("W1", "W2", "W3", "W4", "W5", "W5u"):
         for impl in ("torch", "ss-python", "ss-cpp"):
             row = seen[(w, impl)]
             assert row["available"], f"{w} {impl}: {row.get('reason')}"
@@ -31,6 +31,10 @@ def test_harness_tiny_run_reports_every_implementation(tmp_path):
         assert seen[(w, "ss-cpp")]["flops"] == seen[(w, "ss-python")]["flops"]
         assert seen[(w, "ss-cpp")]["unit"] == seen[(w, "ss-python")]["unit"]
     assert "| W5 |" in r.stdout and "torch/ours" in r.stdout
+    # The fused kernel's speed-up over the unfused path, per implementation.
+    fused = {f["impl"]: f for f in res["fused_vs_unfused"]}
+    assert set(fused) == {"torch", "ss-python", "ss-cpp"} and all(f["speedup"] > 0 for f in fused.values())
+    assert "W5 fused vs unfused (ss-cpp" in r.stdout
 
 
 def test_harness_rejects_unknown_workload():

@@ -3,7 +3,7 @@
 // dtype rules (PyTorch): exp/log/sqrt/rsqrt/sin/cos/tanh/sigmoid promote bool and
 // int64 to float32; neg/abs/relu/sign keep int64; gelu/elu/leaky_relu need float.
 // float64 uses std:: double math. Contiguous float32 runs of exp/tanh/sigmoid/gelu
-// go through the 8-lane kernels in vm:: below (within 5e-7 relative of exact
+// go through the vector kernels in vm:: below (within 5e-7 relative of exact
 // results, checked over a sweep of all float bit patterns), the rest use std::.
 //
 // Backward closures compute the gradient with one fused kernel when no graph is
@@ -35,74 +35,92 @@ using autograd::tensor_list;
 
 namespace {
 
-// ---- 8-lane float math (GCC/Clang vector extensions: no intrinsics, any target) ----
+// ---- vector float math (GCC/Clang vector extensions: no intrinsics, any target) ----
 // Written branch-free, since GCC will not if-convert FP selects under the default
 // -ftrapping-math, so scalar versions of these would not vectorise.
 namespace vm {
-using v8f = float __attribute__((vector_size(32)));
-using v8i = int32_t __attribute__((vector_size(32)));
-using v8u = uint32_t __attribute__((vector_size(32)));
+// 16 lanes where the target has AVX-512 (one zmm register per op: twice the work
+// of the 8-lane ymm form for the same instruction count), else 8.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#else
+constexpr int kLanes = 8;
+#endif
+using vfloat = float __attribute__((vector_size(4 * kLanes)));
+using vint = int32_t __attribute__((vector_size(4 * kLanes)));
+using vuint = uint32_t __attribute__((vector_size(4 * kLanes)));
 
-inline v8f splat(float v) { return v8f{v, v, v, v, v, v, v, v}; }
-inline v8f abs(v8f x) { return (v8f)((v8i)x & 0x7fffffff); }
-inline v8f copysign(v8f mag, v8f sgn) {
-  return (v8f)(((v8i)mag & 0x7fffffff) | ((v8i)sgn & static_cast<int32_t>(0x80000000u)));
+inline vfloat splat(float v) { return v - vfloat{}; }  // v - 0 is v for every v, -0 and NaN included
+inline vfloat abs(vfloat x) { return (vfloat)((vint)x & 0x7fffffff); }
+inline vfloat copysign(vfloat mag, vfloat sgn) {
+  return (vfloat)(((vint)mag & 0x7fffffff) | ((vint)sgn & static_cast<int32_t>(0x80000000u)));
 }
 
 // exp(x + xl) for a small correction xl: Cody-Waite reduction x = n ln2 + r,
 // cephes' degree-5 minimax polynomial for e^r, and 2^n applied as two factors
 // so results in the subnormal range and near FLT_MAX are still right.
-inline v8f exp(v8f x, v8f xl = v8f{}) {
+inline vfloat exp(vfloat x, vfloat xl = vfloat{}) {
   x = x < -104.0f ? splat(-104.0f) : x;  // NaN lanes compare false and pass through
   x = x > 89.0f ? splat(89.0f) : x;
   const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  v8f t = (x + xl) * 1.44269504088896341f + kMagic;
-  v8i n = (v8i)t - (v8i)splat(kMagic);
-  v8f nf = t - kMagic;
-  v8f r = x - nf * 0.693359375f;  // exact: the constant has 9 significant bits
+  vfloat t = (x + xl) * 1.44269504088896341f + kMagic;
+  vint n = (vint)t - (vint)splat(kMagic);
+  vfloat nf = t - kMagic;
+  vfloat r = x - nf * 0.693359375f;  // exact: the constant has 9 significant bits
   r = r - nf * -2.12194440e-4f + xl;
-  v8f z = r * r;
-  v8f p = splat(1.9875691500e-4f);
+  vfloat z = r * r;
+  vfloat p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * z + r + 1.0f;
-  v8i n1 = n >> 1, n2 = n - n1;
+  vint n1 = n >> 1, n2 = n - n1;
   // Build 2^n1, 2^n2 from the exponent bits (unsigned: NaN lanes carry junk in n, no UB).
-  v8u e1 = ((v8u)n1 + 127u) << 23, e2 = ((v8u)n2 + 127u) << 23;
-  return p * (v8f)e1 * (v8f)e2;
+  vuint e1 = ((vuint)n1 + 127u) << 23, e2 = ((vuint)n2 + 127u) << 23;
+  return p * (vfloat)e1 * (vfloat)e2;
 }
 
 // 1/(1+e^-|x|), mirrored for x < 0, so no cancellation on either side.
-inline v8f sigmoid(v8f x) {
-  v8f e = vm::exp(-vm::abs(x));
-  v8f s = 1.0f / (1.0f + e);
+inline vfloat sigmoid(vfloat x) {
+  vfloat e = vm::exp(-vm::abs(x));
+  vfloat s = 1.0f / (1.0f + e);
   return x >= 0.0f ? s : e * s;
 }
 
 // cephes' odd polynomial for |x| < 0.625, else 1 - 2/(e^{2|x|} + 1).
-inline v8f tanh(v8f x) {
-  v8f a = vm::abs(x);
-  v8f z = x * x;
-  v8f p = splat(-5.70498872745e-3f);
+inline vfloat tanh(vfloat x) {
+  vfloat a = vm::abs(x);
+  vfloat z = x * x;
+  vfloat p = splat(-5.70498872745e-3f);
   p = p * z + 2.06390887954e-2f;
   p = p * z - 5.37397155531e-2f;
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
-  v8f small = a + a * z * p;
-  v8f big = 1.0f - 2.0f / (vm::exp(2.0f * a) + 1.0f);
+  vfloat small = a + a * z * p;
+  vfloat big = 1.0f - 2.0f / (vm::exp(2.0f * a) + 1.0f);
   return vm::copysign(a < 0.625f ? small : big, x);
+}
+
+// exp(-a^2/2 + extra) for a >= 0, with a^2/2 kept as hi + lo: the exponent reaches
+// ~-110 and must keep its low bits. Split a = ah + al with 12 significant bits each,
+// so ah^2 and 2 ah al are exact products (no FMA needed, and FP contraction cannot
+// change the result).
+inline vfloat exp_neg_half_square(vfloat a, vfloat extra) {
+  vfloat ah = (vfloat)((vint)a & static_cast<int32_t>(0xfffff000u));
+  vfloat al = a - ah;
+  vfloat sq_hi = ah * ah, sq_lo = (ah + ah) * al + al * al;
+  return vm::exp(-0.5f * sq_hi, extra - 0.5f * sq_lo);
 }
 
 // Standard normal CDF Phi(x) = erfc(-x/sqrt2)/2 via Numerical Recipes' erfcc
 // (fractional error < 1.2e-7), so the lower tail keeps its relative accuracy.
-inline v8f normal_cdf(v8f x) {
-  v8f a = vm::abs(x);
+inline vfloat normal_cdf(vfloat x) {
+  vfloat a = vm::abs(x);
   a = a > 14.85f ? splat(14.85f) : a;  // Phi underflows float beyond this anyway
-  v8f t = 1.0f / (1.0f + 0.35355339059327376f * a);  // 1/(1 + z/2), z = a/sqrt2
-  v8f q = splat(0.17087277f);
+  vfloat t = 1.0f / (1.0f + 0.35355339059327376f * a);  // 1/(1 + z/2), z = a/sqrt2
+  vfloat q = splat(0.17087277f);
   q = q * t - 0.82215223f;
   q = q * t + 1.48851587f;
   q = q * t - 1.13520398f;
@@ -112,13 +130,7 @@ inline v8f normal_cdf(v8f x) {
   q = q * t + 0.37409196f;
   q = q * t + 1.00002368f;
   q = q * t - 1.26551223f;
-  // z^2 = a^2/2 kept as hi + lo: the exponent reaches ~-110 and must keep its low bits.
-  // Split a = ah + al with 12 significant bits each, so ah^2 and 2 ah al are exact
-  // products (no FMA needed, and FP contraction cannot change the result).
-  v8f ah = (v8f)((v8i)a & static_cast<int32_t>(0xfffff000u));
-  v8f al = a - ah;
-  v8f sq_hi = ah * ah, sq_lo = (ah + ah) * al + al * al;
-  v8f half = 0.5f * t * vm::exp(-0.5f * sq_hi, q - 0.5f * sq_lo);
+  vfloat half = 0.5f * t * exp_neg_half_square(a, q);
   return x < 0.0f ? half : 1.0f - half;
 }
 
@@ -128,9 +140,9 @@ constexpr double kSqrt2OverPi = 0.797884560802865355;  // gelu "tanh": sqrt(2/pi
 constexpr double kKappa = 0.044715;
 }  // namespace vm
 
-using vm::v8f;
+using vm::vfloat;
 
-// Map an 8-lane function over a float32 tensor (any strides) into a new contiguous one.
+// Map a vector function over a float32 tensor (any strides) into a new contiguous one.
 template <class VF>
 Tensor map_f32(const Tensor& x, VF vf) {
   Tensor out = empty(x.shape(), DType::Float32);
@@ -142,15 +154,15 @@ Tensor map_f32(const Tensor& x, VF vf) {
                              const float* ip = xp + off[1];
                              int64_t i = 0;
                              if (st[1] == 1)
-                               for (; i + 8 <= n; i += 8) {
-                                 v8f v;
+                               for (; i + vm::kLanes <= n; i += vm::kLanes) {
+                                 vfloat v;
                                  std::memcpy(&v, ip + i, sizeof v);
                                  v = vf(v);
                                  std::memcpy(op + i, &v, sizeof v);
                                }
-                             for (; i < n; i += 8) {  // tail or strided: gather 8 lanes
-                               int64_t m = n - i < 8 ? n - i : 8;
-                               v8f v{};
+                             for (; i < n; i += vm::kLanes) {  // tail or strided: gather the lanes
+                               int64_t m = n - i < vm::kLanes ? n - i : vm::kLanes;
+                               vfloat v{};
                                for (int64_t k = 0; k < m; ++k) v[k] = ip[(i + k) * st[1]];
                                v = vf(v);
                                for (int64_t k = 0; k < m; ++k) op[i + k] = v[k];
@@ -175,17 +187,17 @@ Tensor map2_f32(const Tensor& a, const Tensor& b, VF vf) {
                              if ((st[1] == 1 || st[1] == 0) && st[2] == 1) {
                                // contiguous, or a broadcast grad (the backward of sum/mean)
                                const int64_t sx = st[1];
-                               v8f u = vm::splat(x[0]), v;
-                               for (; i + 8 <= n; i += 8) {
+                               vfloat u = vm::splat(x[0]), v;
+                               for (; i + vm::kLanes <= n; i += vm::kLanes) {
                                  if (sx) std::memcpy(&u, x + i, sizeof u);
                                  std::memcpy(&v, y + i, sizeof v);
                                  v = vf(u, v);
                                  std::memcpy(op + i, &v, sizeof v);
                                }
                              }
-                             for (; i < n; i += 8) {
-                               int64_t m = n - i < 8 ? n - i : 8;
-                               v8f u{}, v{};
+                             for (; i < n; i += vm::kLanes) {
+                               int64_t m = n - i < vm::kLanes ? n - i : vm::kLanes;
+                               vfloat u{}, v{};
                                for (int64_t k = 0; k < m; ++k) {
                                  u[k] = x[(i + k) * st[1]];
                                  v[k] = y[(i + k) * st[2]];
@@ -200,7 +212,7 @@ Tensor map2_f32(const Tensor& a, const Tensor& b, VF vf) {
 Tensor cast(const Tensor& t, DType d) { return t.dtype() == d ? t : t.to(d); }
 
 // A function computed in floating point: bool/int64 input is promoted to float32.
-// `fd` is the scalar double/float version; `vf` the 8-lane float32 version (or null).
+// `fd` is the scalar double/float version; `vf` the vector float32 version (or null).
 template <class FD, class VF>
 Tensor float_unary(const char* op, const Tensor& x, FD fd, VF vf, int64_t cost = kernels::kTranscendental) {
   DType t = to_floating(x.dtype());
@@ -301,7 +313,7 @@ Tensor relu(const Tensor& x) {
 // ---- transcendental ops ------------------------------------------------------------
 
 Tensor exp(const Tensor& x) {
-  Tensor out = float_unary("exp", x, [](auto v) { return std::exp(v); }, [](v8f v) { return vm::exp(v); });
+  Tensor out = float_unary("exp", x, [](auto v) { return std::exp(v); }, [](vfloat v) { return vm::exp(v); });
   if (needs_grad(x)) {
     SavedTensor so(out, true);
     record("ExpBackward", {x}, out, [so](const Tensor& g) { return tensor_list{g.mul(so.unpack())}; });
@@ -366,7 +378,7 @@ Tensor cos(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = float_unary("tanh", x, [](auto v) { return std::tanh(v); }, [](v8f v) { return vm::tanh(v); });
+  Tensor out = float_unary("tanh", x, [](auto v) { return std::tanh(v); }, [](vfloat v) { return vm::tanh(v); });
   if (needs_grad(x)) {
     SavedTensor so(out, true);
     // tanh' = 1 - tanh^2
@@ -388,7 +400,7 @@ Tensor sigmoid(const Tensor& x) {
         T e = std::exp(-std::fabs(v));  // no overflow, no cancellation on either side
         return v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
       },
-      [](v8f v) { return vm::sigmoid(v); });
+      [](vfloat v) { return vm::sigmoid(v); });
   if (needs_grad(x)) {
     SavedTensor so(out, true);
     // sigmoid' = s (1 - s)
@@ -411,7 +423,7 @@ namespace {
 Tensor normal_cdf(const Tensor& x) {
   Tensor out = float_unary(
       "gelu", x, [](auto v) { return decltype(v)(0.5) * std::erfc(-v * decltype(v)(0.70710678118654752)); },
-      [](v8f v) { return vm::normal_cdf(v); });
+      [](vfloat v) { return vm::normal_cdf(v); });
   if (needs_grad(x)) {
     SavedTensor sx(x);
     record("NormalCdfBackward", {x}, out, [sx](const Tensor& g) {
@@ -447,34 +459,54 @@ T gelu_grad_scalar(T v, bool tanh_approx) {
   return T(0.5) * std::erfc(-v * T(0.70710678118654752)) + v * T(vm::kInvSqrt2PiD) * std::exp(T(-0.5) * v * v);
 }
 
-v8f gelu_tanh_v(v8f v) {
-  // 2u = v (2c + 2c kappa v^2) in double, passed to exp as a float hi + lo pair: in the
-  // tails exp(-|2u|) of |2u| ~ 40 would otherwise inherit the float rounding of 2u.
-  using v4f = float __attribute__((vector_size(16)));
-  using v4d = double __attribute__((vector_size(32)));
-  v4f h0 = __builtin_shufflevector(v, v, 0, 1, 2, 3), h1 = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+// 2u = v (2c + 2c kappa v^2) of gelu "tanh" (u = c (v + kappa v^3), c = sqrt(2/pi)),
+// computed in double and returned as a float pair hi + lo, so exp(-|2u|) in the tails
+// (|2u| ~ 40) does not inherit the float rounding of 2u. Clamped to [-120, 120], where
+// the sigmoid is already 0 or 1 in float: an overflowing 2u would make lo inf or junk.
+void gelu_two_u(vfloat v, vfloat& hi, vfloat& lo) {
+  using vhf = float __attribute__((vector_size(2 * vm::kLanes)));   // half the lanes, float
+  using vhd = double __attribute__((vector_size(4 * vm::kLanes)));  // the same lanes, double
   const double a = 2 * vm::kSqrt2OverPi, b = 2 * vm::kSqrt2OverPi * vm::kKappa;
-  v4d d0 = __builtin_convertvector(h0, v4d), d1 = __builtin_convertvector(h1, v4d);
-  d0 = d0 * (a + b * (d0 * d0));
-  d1 = d1 * (a + b * (d1 * d1));
-  v4f f0 = __builtin_convertvector(d0, v4f), f1 = __builtin_convertvector(d1, v4f);
-  v4f l0 = __builtin_convertvector(d0 - __builtin_convertvector(f0, v4d), v4f);
-  v4f l1 = __builtin_convertvector(d1 - __builtin_convertvector(f1, v4d), v4f);
-  v8f hi = __builtin_shufflevector(f0, f1, 0, 1, 2, 3, 4, 5, 6, 7);
-  v8f lo = __builtin_shufflevector(l0, l1, 0, 1, 2, 3, 4, 5, 6, 7);
-  // sigmoid(hi + lo) with e = exp(-|hi + lo|)
-  v8f e = vm::exp(-vm::abs(hi), hi < 0.0f ? lo : -lo);
-  v8f s = 1.0f / (1.0f + e);
+  for (int half = 0; half < 2; ++half) {
+    vhf h;
+    std::memcpy(&h, reinterpret_cast<const char*>(&v) + half * sizeof h, sizeof h);
+    vhd d = __builtin_convertvector(h, vhd);
+    d = d * (a + b * (d * d));
+    d = d > 120.0 ? 120.0 - vhd{} : d;  // NaN compares false and passes through
+    d = d < -120.0 ? -120.0 - vhd{} : d;
+    vhf f = __builtin_convertvector(d, vhf);
+    vhf l = __builtin_convertvector(d - __builtin_convertvector(f, vhd), vhf);
+    std::memcpy(reinterpret_cast<char*>(&hi) + half * sizeof f, &f, sizeof f);
+    std::memcpy(reinterpret_cast<char*>(&lo) + half * sizeof l, &l, sizeof l);
+  }
+}
+
+// v * sigmoid(2u), with e = exp(-|2u|): sigmoid is 1/(1+e) or e/(1+e) by the sign of u.
+vfloat gelu_tanh_v(vfloat v) {
+  vfloat hi, lo;
+  gelu_two_u(v, hi, lo);
+  vfloat e = vm::exp(-vm::abs(hi), hi < 0.0f ? lo : -lo);
+  vfloat s = 1.0f / (1.0f + e);
   return v * (hi >= 0.0f ? s : e * s);
 }
 
-v8f gelu_grad_v(v8f g, v8f v, bool tanh_approx) {
+// "tanh": d/dv v sigmoid(2u) = sigmoid(2u) + v sigmoid'(2u) 2c (1 + 3 kappa v^2), with
+// sigmoid' = s (1 - s) = e / (1 + e)^2: PyTorch's 0.5 (1 + t) + ... (1 - t^2) in a form
+// that does not cancel for negative v. "none": Phi(v) + v phi(v). Where the density
+// term's factor underflowed to 0 it is 0 (not 0 * inf for huge |v|).
+vfloat gelu_grad_v(vfloat g, vfloat v, bool tanh_approx) {
   if (tanh_approx) {
-    v8f t = vm::tanh(float(vm::kSqrt2OverPi) * (v + float(vm::kKappa) * v * v * v));
-    return g * (0.5f * (1.0f + t) +
-                0.5f * v * (1.0f - t * t) * float(vm::kSqrt2OverPi) * (1.0f + float(3 * vm::kKappa) * v * v));
+    vfloat hi, lo;
+    gelu_two_u(v, hi, lo);
+    vfloat e = vm::exp(-vm::abs(hi), hi < 0.0f ? lo : -lo);
+    vfloat r = 1.0f / (1.0f + e);
+    vfloat sig = hi >= 0.0f ? r : e * r;
+    vfloat slope = v * (e * r * r) * (float(2 * vm::kSqrt2OverPi) + float(6 * vm::kSqrt2OverPi * vm::kKappa) * v * v);
+    return g * (sig + (e > 0.0f ? slope : vfloat{}));
   }
-  return g * (vm::normal_cdf(v) + v * vm::kInvSqrt2Pi * vm::exp(-0.5f * v * v));
+  vfloat a = vm::abs(v);
+  vfloat density = v * vm::kInvSqrt2Pi * vm::exp_neg_half_square(a < 14.85f ? a : vm::splat(14.85f), vfloat{});
+  return g * (vm::normal_cdf(v) + (a < 14.85f ? density : vfloat{}));
 }
 
 }  // namespace
@@ -485,8 +517,8 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
   check_float("gelu", x);
   const bool ta = approximate == "tanh";
   Tensor out = x.dtype() == DType::Float32
-                   ? (ta ? map_f32(x, [](v8f v) { return gelu_tanh_v(v); })
-                         : map_f32(x, [](v8f v) { return v * vm::normal_cdf(v); }))
+                   ? (ta ? map_f32(x, [](vfloat v) { return gelu_tanh_v(v); })
+                         : map_f32(x, [](vfloat v) { return v * vm::normal_cdf(v); }))
                    : kernels::map_unary<double, double>(x, x.dtype(), [ta](double v) { return gelu_scalar(v, ta); },
                                                         kernels::kTranscendental);
   if (needs_grad(x)) {
@@ -506,7 +538,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
       }
       Tensor gg = cast(g, xv.dtype());
       if (xv.dtype() == DType::Float32)
-        return tensor_list{map2_f32(gg, xv, [ta](v8f a, v8f v) { return gelu_grad_v(a, v, ta); })};
+        return tensor_list{map2_f32(gg, xv, [ta](vfloat a, vfloat v) { return gelu_grad_v(a, v, ta); })};
       return tensor_list{kernels::map_binary<double, double, double>(
           gg, xv, xv.dtype(), [ta](double a, double v) { return a * gelu_grad_scalar(v, ta); }, "gelu_backward",
           kernels::kTranscendental)};

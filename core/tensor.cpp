@@ -18,6 +18,22 @@ Tensor empty(const Shape& shape, DType dtype) {
   return Tensor(std::move(impl));
 }
 
+Tensor empty_strided(const Shape& shape, const Shape& strides, DType dtype) {
+  SS_CHECK(strides.size() == shape.size(), ValueError, "empty_strided: shape ", shape, " and strides ", strides,
+           " differ in length");
+  int64_t n = checked_numel(shape, "empty_strided"), extent = n > 0 ? 1 : 0;
+  for (size_t d = 0; d < shape.size() && n > 0; ++d) {
+    SS_CHECK(strides[d] >= 0, ValueError, "empty_strided: negative stride ", strides[d], " in ", strides);
+    extent += (shape[d] - 1) * strides[d];
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(size_t(extent) * itemsize(dtype));
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.storage();

@@ -215,6 +215,8 @@ class Tensor {
 
 // Make a new contiguous tensor with uninitialised data.
 Tensor empty(const Shape& shape, DType dtype = DType::Float32);
+// Uninitialised, with the given (non-negative) strides: torch.empty_strided.
+Tensor empty_strided(const Shape& shape, const Shape& strides, DType dtype = DType::Float32);
 // A view of `base`'s storage with the given geometry (no checks; for op authors).
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset);
 

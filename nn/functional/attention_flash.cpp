@@ -186,6 +186,39 @@ std::vector<int64_t> batch_offsets(const Tensor& t) {
   return off;
 }
 
+// Where the rows of each batch entry of an output or gradient tensor live: batch-entry
+// offsets and the row stride (the last dim has unit stride).
+struct Layout {
+  std::vector<int64_t> off;
+  int64_t rs = 0;
+};
+Layout layout_of(const Tensor& t) { return {batch_offsets(t), std::max(t.stride(-2), t.size(-1))}; }
+
+// An uninitialised dense tensor of `shape` laid out in the dim order of `like`'s
+// strides (torch's empty_like rule for permuted inputs). Attention reads q, k, v
+// as strided views of the caller's [N, L, H, E] projections; giving the output
+// and the gradients the same order makes the caller's permute + reshape back to
+// [N, L, H * E] a view instead of a copy.
+Tensor empty_in_order_of(const Tensor& like, const Shape& shape) {
+  const size_t nd = shape.size();
+  // A broadcast input (stride 0) has no memory order to copy: contiguous.
+  for (size_t d = 0; d < nd; ++d)
+    if (like.stride(int64_t(d)) == 0 && like.size(int64_t(d)) > 1) return empty(shape, like.dtype());
+  std::vector<size_t> order(nd);
+  for (size_t i = 0; i < nd; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return like.stride(int64_t(a)) > like.stride(int64_t(b));
+  });
+  Shape strides(nd);
+  int64_t running = 1;
+  for (size_t i = nd; i-- > 0;) {
+    strides[order[i]] = running;
+    running *= std::max<int64_t>(shape[order[i]], 1);
+  }
+  if (nd == 0 || strides.back() != 1) return empty(shape, like.dtype());  // the kernel wants unit-stride rows
+  return empty_strided(shape, strides, like.dtype());
+}
+
 // Masks on a score block s [br x bc] (row stride bc) for queries i0.. and keys j0..
 template <class T>
 void apply_masks(const Problem<T>& p, int64_t n, T* s, int64_t i0, int64_t br, int64_t j0, int64_t bc) {
@@ -213,7 +246,7 @@ void apply_masks(const Problem<T>& p, int64_t n, T* s, int64_t i0, int64_t br, i
 }
 
 template <class T>
-void flash_forward(const Problem<T>& p, T* out, T* lse) {
+void flash_forward(const Problem<T>& p, T* out, const Layout& ol, T* lse) {
   const int64_t nqb = (p.L + kBr - 1) / kBr;
   const T ninf = -std::numeric_limits<T>::infinity();
   parallel_for(p.N * nqb, kBr * p.S * (p.E + p.Ev), [&](int64_t t0, int64_t t1) {
@@ -223,8 +256,8 @@ void flash_forward(const Problem<T>& p, T* out, T* lse) {
       const T* Q = p.q + p.qo[size_t(n)] + i0 * p.qs;
       const T* K = p.k + p.ko[size_t(n)];
       const T* V = p.v + p.vo[size_t(n)];
-      T* O = out + (n * p.L + i0) * p.Ev;
-      std::fill(O, O + br * p.Ev, T(0));
+      T* O = out + ol.off[size_t(n)] + i0 * ol.rs;
+      for (int64_t r = 0; r < br; ++r) std::fill(O + r * ol.rs, O + r * ol.rs + p.Ev, T(0));
       std::fill(m.begin(), m.end(), ninf);
       std::fill(l.begin(), l.end(), T(0));
       const int64_t kend = p.causal ? std::min(p.S, i0 + br) : p.S;
@@ -245,14 +278,14 @@ void flash_forward(const Problem<T>& p, T* out, T* lse) {
           l[size_t(r)] = l[size_t(r)] * alpha + sum;
           m[size_t(r)] = mnew;
           if (alpha != T(1)) {
-            T* o = O + r * p.Ev;
+            T* o = O + r * ol.rs;
             for (int64_t d = 0; d < p.Ev; ++d) o[d] *= alpha;
           }
         }
-        gemm(false, false, br, p.Ev, bc, T(1), s, bc, V + j0 * p.vs, p.vs, T(1), O, p.Ev);
+        gemm(false, false, br, p.Ev, bc, T(1), s, bc, V + j0 * p.vs, p.vs, T(1), O, ol.rs);
       }
       for (int64_t r = 0; r < br; ++r) {
-        T* o = O + r * p.Ev;
+        T* o = O + r * ol.rs;
         const T lr = l[size_t(r)];
         if (lr > T(0)) {
           const T inv = T(1) / lr;
@@ -267,9 +300,11 @@ void flash_forward(const Problem<T>& p, T* out, T* lse) {
   });
 }
 
-// dq/dk/dv: contiguous [N, L|S, E|Ev] buffers, or null when not needed.
+// out, dout, dq/dk/dv: [N, L|S, E|Ev] matrices at their layouts' offsets and row
+// strides; dq/dk/dv null when not needed.
 template <class T>
-void flash_backward(const Problem<T>& p, const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv) {
+void flash_backward(const Problem<T>& p, const T* out, const Layout& ol, const T* lse, const T* dout,
+                    const Layout& gl, T* dq, const Layout& dql, T* dk, const Layout& dkl, T* dv, const Layout& dvl) {
   const T inf = std::numeric_limits<T>::infinity();
   parallel_for(p.N, p.L * p.S * (2 * p.E + 3 * p.Ev), [&](int64_t n0, int64_t n1) {
     std::vector<T> pbuf(static_cast<size_t>(kBr * kBc)), dpbuf(static_cast<size_t>(kBr * kBc)), D(static_cast<size_t>(p.L));
@@ -277,18 +312,21 @@ void flash_backward(const Problem<T>& p, const T* out, const T* lse, const T* do
       const T* Qn = p.q + p.qo[size_t(n)];
       const T* Kn = p.k + p.ko[size_t(n)];
       const T* Vn = p.v + p.vo[size_t(n)];
-      const T* On = out + n * p.L * p.Ev;
-      const T* dOn = dout + n * p.L * p.Ev;
+      const T* On = out + ol.off[size_t(n)];
+      const T* dOn = dout + gl.off[size_t(n)];
       const T* lsen = lse + n * p.L;
-      T* dQn = dq ? dq + n * p.L * p.E : nullptr;
-      T* dKn = dk ? dk + n * p.S * p.E : nullptr;
-      T* dVn = dv ? dv + n * p.S * p.Ev : nullptr;
-      if (dQn) std::fill(dQn, dQn + p.L * p.E, T(0));
-      if (dKn) std::fill(dKn, dKn + p.S * p.E, T(0));
-      if (dVn) std::fill(dVn, dVn + p.S * p.Ev, T(0));
+      T* dQn = dq ? dq + dql.off[size_t(n)] : nullptr;
+      T* dKn = dk ? dk + dkl.off[size_t(n)] : nullptr;
+      T* dVn = dv ? dv + dvl.off[size_t(n)] : nullptr;
+      auto zero_rows = [](T* m, int64_t rows, int64_t cols, int64_t rs) {
+        for (int64_t r = 0; r < rows; ++r) std::fill(m + r * rs, m + r * rs + cols, T(0));
+      };
+      if (dQn) zero_rows(dQn, p.L, p.E, dql.rs);
+      if (dKn) zero_rows(dKn, p.S, p.E, dkl.rs);
+      if (dVn) zero_rows(dVn, p.S, p.Ev, dvl.rs);
       for (int64_t i = 0; i < p.L; ++i) {
         T s = 0;
-        for (int64_t d = 0; d < p.Ev; ++d) s += dOn[i * p.Ev + d] * On[i * p.Ev + d];
+        for (int64_t d = 0; d < p.Ev; ++d) s += dOn[i * gl.rs + d] * On[i * ol.rs + d];
         D[size_t(i)] = s;
       }
       for (int64_t j0 = 0; j0 < p.S; j0 += kBc) {
@@ -300,7 +338,7 @@ void flash_backward(const Problem<T>& p, const T* out, const T* lse, const T* do
         for (int64_t i0 = istart; i0 < p.L; i0 += kBr) {
           const int64_t br = std::min(kBr, p.L - i0);
           const T* Qi = Qn + i0 * p.qs;
-          const T* dOi = dOn + i0 * p.Ev;
+          const T* dOi = dOn + i0 * gl.rs;
           T* P = pbuf.data();
           T* dS = dpbuf.data();
           gemm(false, true, br, bc, p.E, p.scale, Qi, p.qs, Kj, p.ks, T(0), P, bc);
@@ -311,17 +349,17 @@ void flash_backward(const Problem<T>& p, const T* out, const T* lse, const T* do
             if (lr == inf) std::fill(row, row + bc, T(0));
             else exp_shift_sum(row, bc, lr);
           }
-          if (dVn) gemm(true, false, bc, p.Ev, br, T(1), P, bc, dOi, p.Ev, T(1), dVn + j0 * p.Ev, p.Ev);
+          if (dVn) gemm(true, false, bc, p.Ev, br, T(1), P, bc, dOi, gl.rs, T(1), dVn + j0 * dvl.rs, dvl.rs);
           if (!dQn && !dKn) continue;
-          gemm(false, true, br, bc, p.Ev, T(1), dOi, p.Ev, Vj, p.vs, T(0), dS, bc);
+          gemm(false, true, br, bc, p.Ev, T(1), dOi, gl.rs, Vj, p.vs, T(0), dS, bc);
           for (int64_t r = 0; r < br; ++r) {
             const T Di = D[size_t(i0 + r)];
             T* ds = dS + r * bc;
             const T* pr = P + r * bc;
             for (int64_t c = 0; c < bc; ++c) ds[c] = pr[c] * (ds[c] - Di);
           }
-          if (dQn) gemm(false, false, br, p.E, bc, p.scale, dS, bc, Kj, p.ks, T(1), dQn + i0 * p.E, p.E);
-          if (dKn) gemm(true, false, bc, p.E, br, p.scale, dS, bc, Qi, p.qs, T(1), dKn + j0 * p.E, p.E);
+          if (dQn) gemm(false, false, br, p.E, bc, p.scale, dS, bc, Kj, p.ks, T(1), dQn + i0 * dql.rs, dql.rs);
+          if (dKn) gemm(true, false, bc, p.E, br, p.scale, dS, bc, Qi, p.qs, T(1), dKn + j0 * dkl.rs, dkl.rs);
         }
       }
     }
@@ -374,7 +412,7 @@ Tensor flash_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
   Shape out_shape = q.shape();
   out_shape.back() = v.size(-1);
   Shape lse_shape(q.shape().begin(), q.shape().end() - 1);
-  Tensor out = empty(out_shape, q.dtype());
+  Tensor out = empty_in_order_of(q, out_shape);
   Tensor lse = empty(lse_shape, q.dtype());
   if (out.numel() == 0) {
     out.zero_();
@@ -387,7 +425,7 @@ Tensor flash_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
         lse.fill_(std::numeric_limits<double>::infinity());
         return;
       }
-      flash_forward<T>(p, out.data_ptr<T>(), lse.data_ptr<T>());
+      flash_forward<T>(p, out.data_ptr<T>(), layout_of(out), lse.data_ptr<T>());
     });
   }
   if (!autograd::needs_grad({&q_in, &k_in, &v_in})) return out;
@@ -411,14 +449,16 @@ Tensor flash_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
                      q = kernel_view(q);
                      k = kernel_view(k);
                      v = kernel_view(v);
-                     Tensor o = so.unpack(), l = slse.unpack(), g = g_in.contiguous();
+                     Tensor o = so.unpack(), l = slse.unpack(), g = kernel_view(g_in);
                      Shape ks = k.shape(), vs = v.shape();
                      Shape batch(q.shape().begin(), q.shape().end() - 2);
+                     // Gradients in their inputs' dim order (a k or v broadcast over batch dims
+                     // gets a contiguous full-batch buffer, summed back below).
                      auto full = [&](Shape s, const Tensor& like) {
                        Shape r = batch;
                        r.push_back(s[s.size() - 2]);
                        r.push_back(s.back());
-                       return empty(r, like.dtype());
+                       return r == like.shape() ? empty_in_order_of(like, r) : empty(r, like.dtype());
                      };
                      Tensor dq = need_q ? full(q.shape(), q) : Tensor();
                      Tensor dk = need_k ? full(ks, k) : Tensor();
@@ -427,9 +467,11 @@ Tensor flash_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
                        SS_DISPATCH_FLOAT(q.dtype(), "scaled_dot_product_attention_backward", [&](auto tag) {
                          using T = decltype(tag);
                          Problem<T> p = make_problem<T>(q, k, v, m, causal, scale);
-                         flash_backward<T>(p, o.data_ptr<T>(), l.data_ptr<T>(), g.data_ptr<T>(),
-                                           need_q ? dq.data_ptr<T>() : nullptr, need_k ? dk.data_ptr<T>() : nullptr,
-                                           need_v ? dv.data_ptr<T>() : nullptr);
+                         auto lay = [](const Tensor& t) { return t.defined() ? layout_of(t) : Layout{}; };
+                         flash_backward<T>(p, o.data_ptr<T>(), layout_of(o), l.data_ptr<T>(), g.data_ptr<T>(),
+                                           layout_of(g), need_q ? dq.data_ptr<T>() : nullptr, lay(dq),
+                                           need_k ? dk.data_ptr<T>() : nullptr, lay(dk),
+                                           need_v ? dv.data_ptr<T>() : nullptr, lay(dv));
                        });
                      } else {
                        for (Tensor* t : {&dq, &dk, &dv})

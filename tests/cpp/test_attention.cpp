@@ -180,3 +180,34 @@ TEST_CASE("sdpa: bad input raises clear errors") {
     CHECK(std::string(e.what()).find("[3, 4]") != std::string::npos);
   }
 }
+
+// MultiheadAttention reads q, k, v as [N, H, L, hd] views of one packed [N, L, 3E]
+// projection. The fused kernel writes its output and the gradients in the inputs'
+// memory order, so merging the heads back ([N, L, E]) is a view, not a copy, and
+// the gradients come back in the projection's order; values match the math path.
+TEST_CASE("sdpa: output and gradients follow the inputs' memory order") {
+  manual_seed(11);
+  const int64_t N = 2, L = 5, H = 3, hd = 4, E = H * hd;
+  Tensor proj = randn({N, L, 3 * E}, DType::Float64).requires_grad_();
+  auto heads = [&](int64_t part) { return unflatten(proj.narrow(-1, part * E, E), 2, {H, hd}).permute({0, 2, 1, 3}); };
+  Tensor q = heads(0), k = heads(1), v = heads(2);
+  Tensor o = F::scaled_dot_product_attention(q, k, v, Tensor(), 0.0, true);
+  // [N, H, L, hd] laid out as [N, L, H, hd]
+  CHECK(o.stride(0) == L * E);
+  CHECK(o.stride(2) == E);
+  CHECK(o.stride(1) == hd);
+  CHECK(o.stride(3) == 1);
+  Tensor merged = o.permute({0, 2, 1, 3}).reshape({N, L, E});
+  CHECK(merged.raw_data() == o.raw_data());  // a view
+  // A non-contiguous upstream gradient (a transposed one) and the math path's gradients.
+  Tensor up = randn({N, L, H, hd}, DType::Float64).permute({0, 2, 1, 3});
+  Tensor g_fused = autograd::grad({o}, {proj}, {up})[0];
+  Tensor om = F::scaled_dot_product_attention_math(q, k, v, Tensor(), 0.0, true);
+  CHECK(max_abs_diff(o, om) < 1e-12);
+  Tensor g_math = autograd::grad({om}, {proj}, {up})[0];
+  CHECK(max_abs_diff(g_fused, g_math) < 1e-12);
+  // The gradient of q alone keeps q's order.
+  Tensor q2 = q.detach().requires_grad_();
+  Tensor dq = autograd::grad({F::scaled_dot_product_attention(q2, k.detach(), v.detach())}, {q2}, {up})[0];
+  CHECK(dq.stride(2) > dq.stride(1));
+}

@@ -179,8 +179,8 @@ def fused_vs_unfused(results):
 
 def main():
     ap = argparse.ArgumentParser(description="shanshui vs PyTorch on the reference workloads (DESIGN.md)")
-    ap.add_argument("-w", "--workloads", default="W1,W2,W3,W4,W5,W5u",
-                    help="comma-separated ids (W1..W5, W5u: W5 on the unfused path)")
+    ap.add_argument("-w", "--workloads", default="W1,W1g,W2,W2g,W3,W4,W5,W5u",
+                    help="comma-separated ids (W1..W5; W1g, W2g: their GEMMs alone; W5u: W5 unfused)")
     ap.add_argument("-t", "--threads", default="2", help="comma-separated thread counts")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds per workload (median taken)")
     ap.add_argument("--round-seconds", type=float, default=0.5, help="approximate work per worker per round")
@@ -196,7 +196,7 @@ def main():
     ids = [w for w in args.workloads.split(",") if w]
     for w in ids:
         if w not in WORKLOADS or w == "SGEMM":
-            ap.error(f"--workloads: unknown workload '{w}' (choose from W1..W5, W5u)")
+            ap.error(f"--workloads: unknown workload '{w}' (choose from {', '.join(k for k in WORKLOADS if k != 'SGEMM')})")
 
     results = []
     for threads in [int(t) for t in args.threads.split(",")]:

@@ -130,6 +130,45 @@ def make_W2(lib, tiny=False):
     return Workload(step, 3.0 * per_img * batch, batch, "img")
 
 
+# ---- W1g, W2g: the GEMMs of a W1 / W2 step alone ----------------------------------------------------
+# Every linear layer's three products (forward Y = X W^T, input gradient G W, weight
+# gradient G^T X) at the step's shapes, through plain matmul: how fast each library's
+# BLAS (ours OpenBLAS, PyTorch's MKL) runs the part of the step that no fusion changes.
+def _linear_shapes_W1(tiny):
+    vocab, d, ff, layers, rows = (1000, 256, 1024, 3, 32 * 32) if not tiny else (50, 16, 32, 1, 10)
+    enc = [(rows, d, 3 * d), (rows, d, d), (rows, d, ff), (rows, ff, d)]
+    dec = [(rows, d, 3 * d), (rows, d, d), (rows, d, d), (rows, d, 2 * d), (rows, d, d), (rows, d, ff), (rows, ff, d)]
+    return enc * layers + dec * layers + [(rows, d, vocab)]
+
+
+def _linear_shapes_W2(tiny):
+    d, depth, mlp, batch, n, patch = (192, 6, 768, 64, 65, 4) if not tiny else (12, 1, 24, 2, 5, 4)
+    rows = batch * n
+    block = [(rows, d, 3 * d), (rows, d, d), (rows, d, mlp), (rows, mlp, d)]
+    return [(batch * (n - 1), 3 * patch * patch, d)] + block * depth + [(batch, d, 10)]
+
+
+def _gemm_replay(lib, shapes):
+    lib.manual_seed(0)
+    ops = [(lib.randn(m, k), lib.randn(n, k), lib.randn(m, n)) for m, k, n in shapes]
+
+    def step():
+        for x, w, g in ops:
+            lib.matmul(x, w.t())       # forward
+            lib.matmul(g, w)           # input gradient
+            lib.matmul(g.t(), x)       # weight gradient
+
+    return Workload(step, sum(3 * 2.0 * m * k * n for m, k, n in shapes), 1, "step")
+
+
+def make_W1g(lib, tiny=False):
+    return _gemm_replay(lib, _linear_shapes_W1(tiny))
+
+
+def make_W2g(lib, tiny=False):
+    return _gemm_replay(lib, _linear_shapes_W2(tiny))
+
+
 # ---- W3: GAT training step on a Cora-sized graph ------------------------------------------------
 def make_W3(lib, tiny=False):
     nodes, edges, feats, heads, hidden, classes = (2708, 10556, 1433, 8, 8, 7) if not tiny else (20, 60, 10, 2, 3, 3)
@@ -234,6 +273,8 @@ def make_SGEMM(lib, tiny=False):
 WORKLOADS = {
     "W1": ("Transformer enc-dec training step (d 256, 3+3 layers, batch 32x32 tokens, Adam)", make_W1),
     "W2": ("ViT training step (32x32, patch 4, d 192, depth 6, batch 64, AdamW)", make_W2),
+    "W1g": ("the GEMMs of a W1 step alone (each linear layer: forward, input and weight gradients)", make_W1g),
+    "W2g": ("the GEMMs of a W2 step alone (each linear layer: forward, input and weight gradients)", make_W2g),
     "W3": ("GAT training step, Cora-sized graph (8x8 heads, Adam)", make_W3),
     "W4": ("MultiheadAttention forward, batch 1, L 128, d 512, 8 heads", make_W4),
     "W5": ("SDPA forward+backward, B 4, H 8, T 1024, D 64, causal", make_W5),

@@ -1,5 +1,6 @@
 #include "bench/cpp/workloads.h"
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -107,6 +108,53 @@ Workload w2(bool tiny) {
   return {step, 3.0 * per_img * batch, double(batch), "img"};
 }
 
+// ---- W1g, W2g: the GEMMs of a W1 / W2 step alone (bench/workloads.py) ------------------------------
+using LinearShape = std::array<int64_t, 3>;  // rows, in_features, out_features
+
+std::vector<LinearShape> linear_shapes_w1(bool tiny) {
+  const int64_t vocab = tiny ? 50 : 1000, d = tiny ? 16 : 256, ff = tiny ? 32 : 1024, layers = tiny ? 1 : 3,
+                rows = tiny ? 10 : 32 * 32;
+  std::vector<LinearShape> enc = {{rows, d, 3 * d}, {rows, d, d}, {rows, d, ff}, {rows, ff, d}};
+  std::vector<LinearShape> dec = {{rows, d, 3 * d}, {rows, d, d},  {rows, d, d}, {rows, d, 2 * d},
+                                  {rows, d, d},     {rows, d, ff}, {rows, ff, d}};
+  std::vector<LinearShape> all;
+  for (int64_t i = 0; i < layers; ++i) all.insert(all.end(), enc.begin(), enc.end());
+  for (int64_t i = 0; i < layers; ++i) all.insert(all.end(), dec.begin(), dec.end());
+  all.push_back({rows, d, vocab});
+  return all;
+}
+
+std::vector<LinearShape> linear_shapes_w2(bool tiny) {
+  const int64_t d = tiny ? 12 : 192, depth = tiny ? 1 : 6, mlp = tiny ? 24 : 768, batch = tiny ? 2 : 64,
+                n = tiny ? 5 : 65, patch = 4, rows = batch * n;
+  std::vector<LinearShape> all = {{batch * (n - 1), 3 * patch * patch, d}};
+  for (int64_t i = 0; i < depth; ++i)
+    all.insert(all.end(), {{rows, d, 3 * d}, {rows, d, d}, {rows, d, mlp}, {rows, mlp, d}});
+  all.push_back({batch, d, 10});
+  return all;
+}
+
+Workload gemm_replay(const std::vector<LinearShape>& shapes) {
+  ss::manual_seed(0);
+  std::vector<std::array<ss::Tensor, 3>> ops;
+  double flops = 0;
+  for (const auto& [m, k, n] : shapes) {
+    ops.push_back({ss::randn({m, k}), ss::randn({n, k}), ss::randn({m, n})});
+    flops += 3 * 2.0 * double(m) * double(k) * double(n);
+  }
+  auto step = [ops] {
+    for (const auto& [x, w, g] : ops) {
+      ss::matmul(x, w.t());  // forward
+      ss::matmul(g, w);      // input gradient
+      ss::matmul(g.t(), x);  // weight gradient
+    }
+  };
+  return {step, flops, 1, "step"};
+}
+
+Workload w1g(bool tiny) { return gemm_replay(linear_shapes_w1(tiny)); }
+Workload w2g(bool tiny) { return gemm_replay(linear_shapes_w2(tiny)); }
+
 // ---- W3: GAT training step on a Cora-sized graph -------------------------------------------------
 Workload w3(bool tiny) {
   const int64_t nodes = tiny ? 20 : 2708, edges = tiny ? 60 : 10556, feats = tiny ? 10 : 1433, heads = tiny ? 2 : 8,
@@ -188,7 +236,7 @@ Workload sgemm(bool tiny) {
 
 const std::map<std::string, Factory>& workloads() {
   static const std::map<std::string, Factory> table = {
-      {"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W5", w5}, {"W5u", w5u}, {"SGEMM", sgemm},
+      {"W1", w1}, {"W1g", w1g}, {"W2", w2}, {"W2g", w2g}, {"W3", w3}, {"W4", w4}, {"W5", w5}, {"W5u", w5u}, {"SGEMM", sgemm},
   };
   return table;
 }

@@ -96,7 +96,7 @@ void generate(T* out, int64_t n, int64_t cost_per_block, Make make) {
     int64_t j = b;
     // kLanes blocks at a time: the same rounds on arrays, which the compiler
     // vectorises (one block alone is a chain of dependent scalar multiplies).
-    constexpr int kLanes = 8;
+    constexpr int kLanes = 16;
     for (; j + kLanes <= e; j += kLanes) {
       uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
       for (int i = 0; i < kLanes; ++i) {

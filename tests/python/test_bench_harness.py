@@ -15,13 +15,13 @@ CPP_WORKER = os.path.join(ROOT, "build", "bench", "bench_worker")
 def test_harness_tiny_run_reports_every_implementation(tmp_path):
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--tiny", "--rounds", "2",
-                        "--round-seconds", "0.01", "-w", "W1,W2,W3,W4,W5,W5u", "--json", str(out)],
+                        "--round-seconds", "0.01", "-w", "W1,W1g,W2,W2g,W3,W4,W5,W5u", "--json", str(out)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["tiny"] is True and res["machine"]["cores"] >= 1
     seen = {(e["workload"], impl): row for e in res["results"] for impl, row in e["rows"].items()}
-    for w in ("W1", "W2", "W3", "W4", "W5", "W5u"):
+    for w in ("W1", "W1g", "W2", "W2g", "W3", "W4", "W5", "W5u"):
         for impl in ("torch", "ss-python", "ss-cpp"):
             row = seen[(w, impl)]
             assert row["available"], f"{w} {impl}: {row.get('reason')}"

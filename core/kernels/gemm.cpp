@@ -80,26 +80,49 @@ void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha,
 }
 
 void gemm_batched(const Tensor& a_in, const Tensor& b_in, const Tensor& c) {
-  const int64_t B = a_in.size(0), m = a_in.size(1), k = a_in.size(2), n = b_in.size(2);
+  const int64_t nd = a_in.dim();
+  const int64_t m = a_in.size(-2), k = a_in.size(-1), n = b_in.size(-1);
+  Shape batch(a_in.shape().begin(), a_in.shape().end() - 2);
+  const int64_t B = numel_of(batch);
   if (B == 0 || m == 0 || n == 0) return;
   autograd::NoGradGuard ng;
   if (c.dtype() == DType::Int64 || k == 0) {
-    for (int64_t i = 0; i < B; ++i) gemm(a_in.select(0, i), b_in.select(0, i), c.select(0, i));
+    // Rare: one 2-D product per batch entry through the flat views.
+    Tensor a3 = a_in.reshape({B, m, k}), b3 = b_in.reshape({B, k, n}), c3 = c.reshape({B, m, n});
+    for (int64_t i = 0; i < B; ++i) gemm(a3.select(0, i), b3.select(0, i), c3.select(0, i));
     return;
   }
   // One 2-D geometry for every batch entry; copy the whole operand if BLAS cannot read it.
-  auto plan = [](Tensor t, CBLAS_TRANSPOSE& tr, int64_t& ld) {
-    Tensor m0 = make_view(t, {t.size(1), t.size(2)}, {t.stride(1), t.stride(2)}, t.offset());
-    if (blas_layout(m0, tr, ld)) return t;
-    t = t.clone();
-    m0 = make_view(t, {t.size(1), t.size(2)}, {t.stride(1), t.stride(2)}, t.offset());
-    blas_layout(m0, tr, ld);
+  auto plan = [&](Tensor t, CBLAS_TRANSPOSE& tr, int64_t& ld) {
+    auto matrix = [&](const Tensor& u) {
+      return make_view(u, {u.size(-2), u.size(-1)}, {u.stride(-2), u.stride(-1)}, u.offset());
+    };
+    if (blas_layout(matrix(t), tr, ld)) return t;
+    t = t.contiguous();
+    blas_layout(matrix(t), tr, ld);
     return t;
   };
   CBLAS_TRANSPOSE ta, tb;
   int64_t lda, ldb;
   Tensor a = plan(a_in, ta, lda), b = plan(b_in, tb, ldb);
-  const int64_t sa = a.stride(0), sb = b.stride(0), sc = m * n, ldc = n;
+  // Element offsets of each batch entry (any batch strides, 0 for broadcast dims):
+  // a permuted [N, H, L, E] view needs no copy into [N * H, L, E].
+  auto offsets = [&](const Tensor& t) {
+    std::vector<int64_t> off(size_t(B), 0);
+    std::vector<int64_t> idx(size_t(nd - 2), 0);
+    for (int64_t i = 0; i < B; ++i) {
+      int64_t o = 0;
+      for (int64_t d = 0; d < nd - 2; ++d) o += idx[size_t(d)] * t.stride(d);
+      off[size_t(i)] = o;
+      for (int64_t d = nd - 3; d >= 0; --d) {
+        if (++idx[size_t(d)] < batch[size_t(d)]) break;
+        idx[size_t(d)] = 0;
+      }
+    }
+    return off;
+  };
+  const std::vector<int64_t> oa = offsets(a), ob = offsets(b);
+  const int64_t sc = m * n, ldc = n;
   // Large products: one GEMM at a time, each using every thread. Small ones
   // (attention heads): one thread per GEMM, the batch split across threads.
   set_blas_threads_for_gemm(m, n, k);
@@ -107,7 +130,7 @@ void gemm_batched(const Tensor& a_in, const Tensor& b_in, const Tensor& c) {
   const bool split_batch = m * n * k < kGemmGrain;
   auto run = [&](auto* A, auto* Bp, auto* C, auto one) {
     auto body = [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) one(A + i * sa, Bp + i * sb, C + i * sc);
+      for (int64_t i = i0; i < i1; ++i) one(A + oa[size_t(i)], Bp + ob[size_t(i)], C + i * sc);
     };
     if (split_batch) parallel_for(B, per_gemm_cost, body);
     else body(0, B);

@@ -9,7 +9,8 @@ namespace shanshui::kernels {
 // a, b, c: 2-D views of the same floating dtype (or int64, computed with a plain loop).
 // c must be writable with unit stride in its last dim.
 void gemm(const Tensor& a, const Tensor& b, const Tensor& c, double alpha = 1.0, double beta = 0.0);
-// c[i] = a[i] @ b[i] for 3-D views a [B, m, k], b [B, k, n] and a contiguous c [B, m, n].
+// c[i] = a[i] @ b[i] for views a [batch..., m, k], b [batch..., k, n] with the same
+// batch dims (any strides, 0 for broadcast) and a contiguous c [batch..., m, n].
 // The layout is read once for the whole batch (no per-batch tensor objects).
 void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& c);
 

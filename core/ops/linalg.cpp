@@ -21,6 +21,27 @@ void check_matmul_dtypes(const char* op, const Tensor& a, const Tensor& b) {
   SS_CHECK(a.dtype() != DType::Bool, TypeError, op, ": not supported for bool tensors");
 }
 
+// a [batch..., m, k] @ b [batch..., k, n] with equal batch dims and any strides
+// (expanded or permuted views are read in place): bmm and matmul's batched case.
+Tensor batched_matmul(const Tensor& a, const Tensor& b) {
+  Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+  out_shape.push_back(b.size(-1));
+  Tensor out = empty(out_shape, a.dtype());
+  {
+    autograd::NoGradGuard ng;
+    kernels::gemm_batched(a, b, out);
+  }
+  if (needs_grad(a, b)) {
+    SavedTensor sa(b.requires_grad() ? a : Tensor()), sb(a.requires_grad() ? b : Tensor());
+    record("BmmBackward", {a, b}, out, [sa, sb](const Tensor& g) {
+      Tensor ga = sb.defined() ? batched_matmul(g, sb.unpack().mT()) : Tensor();
+      Tensor gb = sa.defined() ? batched_matmul(sa.unpack().mT(), g) : Tensor();
+      return tensor_list{ga, gb};
+    });
+  }
+  return out;
+}
+
 }  // namespace
 
 Tensor mm(const Tensor& a, const Tensor& b) {
@@ -49,21 +70,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   SS_CHECK(a.size(0) == b.size(0), ValueError, "bmm: batch sizes differ: shapes ", a.shape(), " and ", b.shape());
   SS_CHECK(a.size(2) == b.size(1), ValueError, "bmm: shapes ", a.shape(), " and ", b.shape(),
            " cannot be multiplied (", a.size(2), " != ", b.size(1), ")");
-  const int64_t B = a.size(0);
-  Tensor out = empty({B, a.size(1), b.size(2)}, a.dtype());
-  {
-    autograd::NoGradGuard ng;
-    kernels::gemm_batched(a, b, out);
-  }
-  if (needs_grad(a, b)) {
-    SavedTensor sa(b.requires_grad() ? a : Tensor()), sb(a.requires_grad() ? b : Tensor());
-    record("BmmBackward", {a, b}, out, [sa, sb](const Tensor& g) {
-      Tensor ga = sb.defined() ? bmm(g, sb.unpack().transpose(1, 2)) : Tensor();
-      Tensor gb = sa.defined() ? bmm(sa.unpack().transpose(1, 2), g) : Tensor();
-      return tensor_list{ga, gb};
-    });
-  }
-  return out;
+  return batched_matmul(a, b);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -107,11 +114,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   mismatch(k, b2.size(-2));
   Shape ba(a2.shape().begin(), a2.shape().end() - 2), bb(b2.shape().begin(), b2.shape().end() - 2);
   Shape batch = broadcast_shapes(ba, bb, "matmul");
-  int64_t nb = numel_of(batch);
   Shape ea = batch, eb = batch;
   ea.insert(ea.end(), {m, k});
   eb.insert(eb.end(), {k, n});
-  Tensor out = bmm(a2.expand(ea).reshape({nb, m, k}), b2.expand(eb).reshape({nb, k, n}));
+  Tensor out = batched_matmul(a2.expand(ea), b2.expand(eb));
   Shape out_shape = batch;
   if (da > 1) out_shape.push_back(m);
   if (db > 1) out_shape.push_back(n);

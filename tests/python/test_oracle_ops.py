@@ -205,6 +205,13 @@ CASES = [
     ("matmul_2d", lambda M, a, b: M.matmul(a, b), None, [F(3, 5), F(5, 4)]),
     ("matmul_batched", lambda M, a, b: M.matmul(a, b), None, [F(2, 3, 5), F(5, 4)]),
     ("matmul_bcast", lambda M, a, b: M.matmul(a, b), None, [F(2, 1, 3, 5), F(3, 5, 2)]),
+    # permuted and broadcast batch dims: read in place by the batched GEMM, not reshaped
+    ("matmul_permuted_4d", lambda M, a, b: M.matmul(a.permute(0, 2, 1, 3), b.transpose(-1, -2)), None,
+     [F(2, 4, 3, 5), F(2, 3, 6, 5)]),
+    ("matmul_bcast_strided", lambda M, a, b: M.matmul(a.transpose(0, 1), b.expand(2, 3, 5, 2)), None,
+     [F(3, 2, 4, 5), F(1, 3, 5, 2)]),
+    ("bmm_transposed", lambda M, a, b: M.bmm(a.transpose(1, 2), b.transpose(0, 1)), None,
+     [F(2, 5, 3), F(5, 2, 4)]),
     ("mm", lambda M, a, b: M.mm(a, b), None, [F(3, 5), F(5, 4)]),
     ("bmm", lambda M, a, b: M.bmm(a, b), None, [F(2, 3, 5), F(2, 5, 4)]),
     ("linear", lambda M, x, w, b: ss._C.linear(x, w, b), lambda M, x, w, b: torch.nn.functional.linear(x, w, b),

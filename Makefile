@@ -153,7 +153,7 @@ test-python: build
 	@set +e; PYTHONPATH=python $(PYTHON) -m pytest -q tests/python; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test-python: no Python tests collected"; exit 0; fi; exit $$rc
 
-# The benchmark harness (bench/run.py): W1-W5 in our C++ and Python APIs and in
+# The benchmark harness (bench/run.py): W1-W5 (and W1g, W2g, W5u) in our C++ and Python APIs and in
 # PyTorch, interleaved in one run; prints the table and writes bench/results.json.
 bench: setup-test build
 	PYTHONPATH=python $(PYTHON) bench/run.py $(BENCH_ARGS)

@@ -131,12 +131,14 @@ ViewGeometry geometry_of(const TensorImpl& base, const TensorImpl& view) {
 
 // view's grad_fn := as_strided(base) over the base's current history.
 void set_as_strided_grad_fn(TensorImpl& view, const Tensor& base) {
+  std::shared_ptr<Node> old = view.grad_fn;
   ViewGeometry geo = geometry_of(*base.impl(), view);
   auto node = std::make_shared<FunctionNode>(
       "AsStridedBackward", [geo](const tensor_list& g) { return tensor_list{embed_view_region(g[0], geo)}; },
       /*saves_tensors=*/false);
   node->next_edges.push_back(gradient_edge(base));
   node->output_meta.push_back({view.shape, view.dtype});
+  move_retains_grad(view, old, view.output_nr, node, 0);
   view.grad_fn = std::move(node);
   view.output_nr = 0;
   view.requires_grad = false;
@@ -170,6 +172,20 @@ Tensor embed_view_region(const Tensor& gv, const ViewGeometry& geo) {
   return out;
 }
 
+void move_retains_grad(const TensorImpl& t, const std::shared_ptr<Node>& old_fn, uint32_t old_nr,
+                       const std::shared_ptr<Node>& new_fn, uint32_t new_nr) {
+  if (!t.retains_grad || !old_fn || !new_fn || old_fn == new_fn) return;
+  auto& from = old_fn->retains_grad_hooks;
+  for (auto it = from.begin(); it != from.end();) {
+    if (it->first == old_nr) {
+      new_fn->retains_grad_hooks.push_back({new_nr, std::move(it->second)});
+      it = from.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 bool inplace_rebases_base(const Tensor& self, bool value_requires_grad) {
   const TensorImpl* v = self.impl();
   if (!v->view_base || v->view_made_without_grad || !GradMode::is_enabled()) return false;
@@ -197,6 +213,7 @@ void rebase_view_history(const Tensor& self, const Edge& value_edge) {
   node->next_edges = {old, value_edge};
   node->output_meta.push_back({base.shape(), base.dtype()});
   TensorImpl& b = *base.impl();
+  move_retains_grad(b, old.fn, old.input_nr, node, 0);
   b.grad_fn = std::move(node);
   b.output_nr = 0;
   b.requires_grad = false;

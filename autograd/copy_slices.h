@@ -42,4 +42,10 @@ bool inplace_rebases_base(const Tensor& self, bool value_requires_grad);
 // fill_). Installs CopySlices on the base and an as_strided grad_fn on self.
 void rebase_view_history(const Tensor& self, const Edge& value_edge);
 
+// t's grad_fn is about to change from (old_fn, old_nr) to (new_fn, new_nr) by an
+// in-place op: move t's retain_grad hook along, as PyTorch, so t.grad is the
+// gradient of t's new value (and the old node no longer writes it).
+void move_retains_grad(const TensorImpl& t, const std::shared_ptr<Node>& old_fn, uint32_t old_nr,
+                       const std::shared_ptr<Node>& new_fn, uint32_t new_nr);
+
 }  // namespace shanshui::autograd

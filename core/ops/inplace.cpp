@@ -75,6 +75,8 @@ Tensor& assign_inplace(Tensor& self, const Tensor& result, const char* op, bool 
   if (through_base) {
     autograd::rebase_view_history(self, value_edge);
   } else if (differentiable) {
+    autograd::move_retains_grad(*self.impl(), self.impl()->grad_fn, self.impl()->output_nr, value_edge.fn,
+                                value_edge.input_nr);
     self.impl()->grad_fn = value_edge.fn;
     self.impl()->output_nr = value_edge.input_nr;
   } else if (grad_mode && self.grad_fn()) {

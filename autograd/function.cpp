@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "autograd/copy_slices.h"
 #include "core/ops/inplace.h"
 
 namespace shanshui::autograd {
@@ -85,7 +86,10 @@ std::shared_ptr<CustomNode> make_custom_node(std::string name, const tensor_list
     } else if (is_input(o) || repeated) {
       o = o.detach();  // the input keeps its own history; the output is an alias with the new one
     }
-    if (differentiable) {
+    if (dirty && inplace_rebases_base(o, differentiable)) {
+      // A view modified in place by forward: its base's history goes through CopySlices.
+      rebase_view_history(o, differentiable ? Edge{node, uint32_t(i)} : Edge{});
+    } else if (differentiable) {
       o.impl()->grad_fn = node;
       o.impl()->output_nr = uint32_t(i);
       o.impl()->requires_grad = false;

@@ -226,7 +226,7 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined()) return {};
   TensorImpl* impl = t.impl();
-  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (t.grad_fn()) return {impl->grad_fn, impl->output_nr};  // (grad_fn() regenerates a stale view's)
   if (!impl->requires_grad) return {};
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {

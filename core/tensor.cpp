@@ -42,6 +42,10 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset)
   impl->offset = offset;
   impl->dtype = base.dtype();
   impl->is_view = true;
+  const auto& root = base.impl()->view_base;
+  impl->view_base = root ? root : base.impl_ptr();
+  impl->view_version = impl->storage->version();
+  impl->view_made_without_grad = !autograd::GradMode::is_enabled();
   return Tensor(std::move(impl));
 }
 

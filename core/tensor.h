@@ -19,6 +19,9 @@ namespace shanshui {
 
 namespace autograd { class Node; }
 class Tensor;
+struct TensorImpl;
+// Defined in autograd/copy_slices.cpp (see Tensor::grad_fn).
+void refresh_view_grad_fn(TensorImpl& view);
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -32,6 +35,16 @@ struct TensorImpl {
   bool requires_grad = false;
   bool retains_grad = false;
   bool is_view = false;             // shares storage with a tensor it was derived from
+  // Differentiable views (made by make_view: select, slice, view, permute, ...)
+  // remember their root base, as PyTorch's `._base` (a view of a view points to
+  // the root). An in-place op on the view rebases the base's history
+  // (autograd/copy_slices.h). view_version is the storage version at which this
+  // view's grad_fn was last made: when another view or the base is modified in
+  // place the versions differ, and grad_fn() regenerates it from the base's
+  // current history. detach() makes a non-differentiable view: is_view, no base.
+  std::shared_ptr<TensorImpl> view_base;
+  uint64_t view_version = 0;
+  bool view_made_without_grad = false;  // made under no_grad: PyTorch refuses in-place with grad on it
   std::shared_ptr<autograd::Node> grad_fn;
   uint32_t output_nr = 0;
   std::shared_ptr<TensorImpl> grad;                // accumulated .grad (leaves, retain_grad)
@@ -105,12 +118,21 @@ class Tensor {
   std::string to_string() const;  // repr, with summarisation of large tensors
 
   // ---- autograd -------------------------------------------------------------
-  bool requires_grad() const { return impl_->requires_grad || impl_->grad_fn != nullptr; }
+  bool requires_grad() const { return impl_->requires_grad || grad_fn() != nullptr; }
   Tensor& requires_grad_(bool r = true);
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  bool is_leaf() const { return grad_fn() == nullptr; }
   Tensor grad() const { return impl_->grad ? Tensor(impl_->grad) : Tensor(); }
   void set_grad(const Tensor& g);
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_->grad_fn; }
+  // For a view whose storage was modified in place since its grad_fn was made
+  // (through the base or another view), first regenerates the grad_fn from the
+  // base's current history (one pointer test on the hot path otherwise).
+  const std::shared_ptr<autograd::Node>& grad_fn() const {
+    if (impl_->view_base && impl_->view_version != impl_->storage->version()) refresh_view_grad_fn(*impl_);
+    return impl_->grad_fn;
+  }
+  // The root base of a differentiable view (PyTorch's ._base), or undefined.
+  Tensor base() const { return impl_->view_base ? Tensor(impl_->view_base) : Tensor(); }
+  bool is_differentiable_view() const { return impl_->view_base != nullptr; }
   void retain_grad();
   bool retains_grad() const { return impl_->retains_grad; }
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;

@@ -72,6 +72,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     return detail::assign_inplace(*this, v, "copy_", /*cast=*/false);
   }
   check_inplace_allowed(*this, "copy_");
+  check_no_internal_overlap(*this, "copy_");
   if (src.storage() == storage() && !(src.offset() == offset() && src.strides() == strides() && src.shape() == shape())) {
     // Overlapping source (e.g. x.copy_(x.t())): read from a snapshot.
     kernels::copy_strided(*this, src.clone());

@@ -502,10 +502,7 @@ Tensor& index_put_(Tensor& x, const std::vector<TensorIndex>& idx, const Tensor&
     Tensor v = value.dtype() == x.dtype() ? value : value.to(x.dtype());
     return detail::assign_inplace(x, put(x, x.shape(), x.dtype(), p.prog, p.adv, v, false, op), op);
   }
-  for (int64_t k = 0; k < x.dim(); ++k)
-    SS_CHECK(x.strides()[size_t(k)] != 0 || x.shape()[size_t(k)] <= 1, RuntimeError, op,
-             ": unsupported operation: more than one element of the written-to tensor (shape ", x.shape(),
-             ", strides ", x.strides(), ") refers to a single memory location; clone() it first");
+  check_no_internal_overlap(x, op);
   // A value that shares memory with x (x[1:] = x[:-1]) is copied first so the write cannot read itself.
   if (value.storage() == x.storage()) value = value.clone();
   write_region(raw_view(x, p.prog), p.adv, value, false, 1.0, true, op);

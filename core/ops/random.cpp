@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "autograd/copy_slices.h"
 #include "autograd/grad_mode.h"
 #include "core/dispatch.h"
 #include "core/ops/inplace.h"
@@ -203,10 +204,14 @@ void fill_tensor(Tensor& t, Fill fill) {
   if (!dst.is_same(t)) kernels::copy_strided(t, dst);
 }
 
-// In-place fills bump the version and drop history, as fill_ does.
+// In-place fills bump the version and drop history, as fill_ does (on a view,
+// the base's history is rebased with no gradient for the filled region).
 void finish_inplace(Tensor& t) {
   t.impl()->storage->bump_version();
-  if (autograd::GradMode::is_enabled() && t.grad_fn()) t.impl()->grad_fn = nullptr;
+  if (autograd::inplace_rebases_base(t, false))
+    autograd::rebase_view_history(t, {});
+  else if (autograd::GradMode::is_enabled() && t.grad_fn())
+    t.impl()->grad_fn = nullptr;
 }
 
 }  // namespace

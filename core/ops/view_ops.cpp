@@ -288,4 +288,34 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   return out;
 }
 
+// The diagonal of dims (dim1, dim2) as a view: those dims are dropped and one
+// of the diagonal's length is appended, with stride stride1 + stride2.
+Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
+  SS_CHECK(x.dim() >= 2, ValueError, "diagonal: expects a tensor with at least 2 dims, but got shape ", x.shape());
+  int64_t a = wrap_dim(dim1, x.dim(), "diagonal"), b = wrap_dim(dim2, x.dim(), "diagonal");
+  SS_CHECK(a != b, ValueError, "diagonal: dimensions cannot be identical ", dim1, ", ", dim2, " (shape ", x.shape(), ")");
+  int64_t len = offset >= 0 ? std::min(x.size(a), x.size(b) - offset) : std::min(x.size(a) + offset, x.size(b));
+  len = std::max<int64_t>(len, 0);
+  int64_t start = x.offset();
+  if (len > 0) start += offset >= 0 ? offset * x.stride(b) : -offset * x.stride(a);
+  Shape s, st;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (i != a && i != b) {
+      s.push_back(x.size(i));
+      st.push_back(x.stride(i));
+    }
+  s.push_back(len);
+  st.push_back(x.stride(a) + x.stride(b));
+  Tensor out = make_view(x, s, st, start);
+  if (needs_grad(x)) {
+    Shape in = x.shape();
+    record("DiagonalBackward", {x}, out, [in, offset, a, b](const Tensor& g) {
+      return tensor_list{embed_in_zeros("DiagonalBackwardBackward", g, in, [offset, a, b](const Tensor& t) {
+        return diagonal(t, offset, a, b);
+      })};
+    });
+  }
+  return out;
+}
+
 }  // namespace shanshui

@@ -82,6 +82,10 @@ std::vector<TensorIndex> to_indices(py::handle obj);
 // ---- in-place helpers ------------------------------------------------------------
 // Write `result` into `self` (the out-of-place value), keeping history; returns self.
 py::object assign_inplace(const py::object& self, const Tensor& result, const char* op);
+// The input to give the out-of-place op of an in-place one that may save it
+// for backward (mul_, pow_, sin_, ...): self is about to be overwritten, so a
+// copy when a graph is being recorded (as Tensor::mul_ does in C++).
+Tensor self_for_inplace(const Tensor& self, py::handle other = py::none());
 
 // ---- init functions ----------------------------------------------------------------
 void init_tensor(py::module_& m);

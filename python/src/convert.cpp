@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bindings.h"
+#include "autograd/grad_mode.h"
 #include "core/ops/inplace.h"
 
 namespace shanshui::python {
@@ -248,6 +249,12 @@ std::vector<TensorIndex> to_indices(py::handle obj) {
     out.push_back(to_index(obj));
   }
   return out;
+}
+
+Tensor self_for_inplace(const Tensor& self, py::handle other) {
+  bool other_requires_grad = py::isinstance<Tensor>(other) && py::cast<const Tensor&>(other).requires_grad();
+  bool recording = autograd::GradMode::is_enabled() && (self.requires_grad() || other_requires_grad);
+  return recording ? self.clone() : self;
 }
 
 py::object assign_inplace(const py::object& self, const Tensor& result, const char* op) {

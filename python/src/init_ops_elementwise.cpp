@@ -97,8 +97,12 @@ void init_ops_elementwise(py::module_& m) {
     static std::deque<std::string> names;  // stable storage for the in-place names the closures keep
     names.push_back(in);
     const char* iname = names.back().c_str();
-    cls.def(iname, [iname, f](py::object self, py::handle o) {
-      return assign_inplace(self, f(py::cast<const Tensor&>(self), o), iname);
+    // Ops whose backward may need the old self get a copy of it (div saves only its output and other).
+    const bool saves_self = std::string(b.name) != "div" && std::string(b.name) != "divide" &&
+                            std::string(b.name) != "true_divide";
+    cls.def(iname, [iname, f, saves_self](py::object self, py::handle o) {
+      const Tensor& s = py::cast<const Tensor&>(self);
+      return assign_inplace(self, f(saves_self ? self_for_inplace(s, o) : s, o), iname);
     }, "In-place variant.", py::arg("other"));
   }
   m.def("pow", [](py::handle a, py::handle b) {
@@ -135,8 +139,9 @@ void init_ops_elementwise(py::module_& m) {
     static std::deque<std::string> names;  // stable storage for the in-place names the closures keep
     names.push_back(std::string(u.name) + "_");
     const char* iname = names.back().c_str();
-    cls.def(iname, [iname, f](py::object self) { return assign_inplace(self, f(py::cast<const Tensor&>(self)), iname); },
-            "In-place variant.");
+    cls.def(iname, [iname, f](py::object self) {
+      return assign_inplace(self, f(self_for_inplace(py::cast<const Tensor&>(self))), iname);
+    }, "In-place variant.");
   }
   m.def("relu_", [](py::object x) { return assign_inplace(x, relu(py::cast<const Tensor&>(x)), "relu_"); },
         py::arg("input"));
@@ -153,7 +158,9 @@ void init_ops_elementwise(py::module_& m) {
   def_op(m, cls, "clamp", clamp_f, "Limit values to [min, max].", py::arg("min") = py::none(),
          py::arg("max") = py::none());
   def_op(m, cls, "clip", clamp_f, "Alias of clamp.", py::arg("min") = py::none(), py::arg("max") = py::none());
-  cls.def("clamp_", inplace_of<std::optional<double>, std::optional<double>>("clamp_", clamp_f), "In-place clamp.",
+  cls.def("clamp_", inplace_of<std::optional<double>, std::optional<double>>("clamp_", [clamp_f](T x, auto lo, auto hi) {
+            return clamp_f(self_for_inplace(x), lo, hi);  // clamp saves its input
+          }), "In-place clamp.",
           py::arg("min") = py::none(), py::arg("max") = py::none());
   def_op(m, cls, "clamp_min", [](T x, double lo) { return clamp(x, lo, std::nullopt); }, "max(input, min)",
          py::arg("min"));

@@ -86,6 +86,9 @@ void init_ops_shape(py::module_& m) {
          "input[..., start:start+length, ...] along dim (a view).", py::arg("dim"), py::arg("start"), py::arg("length"));
   def_op(m, cls, "select", [](T x, int64_t d, int64_t i) { return select(x, d, i); }, "input[..., index, ...] along dim.",
          py::arg("dim"), py::arg("index"));
+  def_op(m, cls, "diagonal", [](T x, int64_t o, int64_t a, int64_t b) { return diagonal(x, o, a, b); },
+         "The diagonal of dims (dim1, dim2), appended as the last dim (a view).", py::arg("offset") = 0,
+         py::arg("dim1") = 0, py::arg("dim2") = 1);
   def_op(m, cls, "split", [](T x, py::handle s, int64_t d) { return to_tuple(split_any(x, s, d)); },
          "Pieces of split_size (int) or of the given sizes (list) along dim.", py::arg("split_size_or_sections"),
          py::arg("dim") = 0);

@@ -208,6 +208,11 @@ void init_tensor_class(py::module_& m) {
                     "The accumulated gradient (None until a backward reaches this tensor).")
       .def_property_readonly("grad_fn", &Tensor::grad_fn, "The node that produced this tensor (None for leaves).")
       .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property_readonly("_base", &Tensor::base,
+                             "The root tensor this differentiable view was made from (None if not a view). A new "
+                             "Python object each time: compare with data_ptr(), not `is`.")
+      .def("_is_view", &Tensor::is_differentiable_view,
+           "True for a differentiable view (select, slicing, view, transpose, expand, ...); False for detach().")
       .def_property_readonly("retains_grad", &Tensor::retains_grad)
       .def("retain_grad", &Tensor::retain_grad, "Keep .grad for this non-leaf tensor after backward.")
       .def("backward", [](const Tensor& t, std::optional<Tensor> gradient, std::optional<bool> retain_graph,

@@ -117,11 +117,13 @@ void init_tensor_operators(py::module_& m) {
       .def("__isub__", inplace("sub_", [sc](T a, py::handle o) {
         return py::isinstance<Tensor>(o) ? sub(a, py::cast<const Tensor&>(o)) : sub(a, sc(o, "sub_")); }))
       .def("__imul__", inplace("mul_", [sc](T a, py::handle o) {
-        return py::isinstance<Tensor>(o) ? mul(a, py::cast<const Tensor&>(o)) : mul(a, sc(o, "mul_")); }))
+        Tensor s = self_for_inplace(a, o);  // mul saves its input
+        return py::isinstance<Tensor>(o) ? mul(s, py::cast<const Tensor&>(o)) : mul(s, sc(o, "mul_")); }))
       .def("__itruediv__", inplace("div_", [sc](T a, py::handle o) {
         return py::isinstance<Tensor>(o) ? div(a, py::cast<const Tensor&>(o)) : div(a, sc(o, "div_")); }))
       .def("__ipow__", inplace("pow_", [sc](T a, py::handle o) {
-        return py::isinstance<Tensor>(o) ? pow(a, py::cast<const Tensor&>(o)) : pow(a, sc(o, "pow_")); }))
+        Tensor s = self_for_inplace(a, o);  // pow saves its input
+        return py::isinstance<Tensor>(o) ? pow(s, py::cast<const Tensor&>(o)) : pow(s, sc(o, "pow_")); }))
       .def("__iand__", inplace("logical_and_", [](T a, py::handle o) {
         return logical_and(bitwise_check(a, "__iand__"), bitwise_check(to_tensor(o, "__iand__"), "__iand__")); }))
       .def("__ior__", inplace("logical_or_", [](T a, py::handle o) {

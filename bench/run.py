@@ -44,10 +44,11 @@ class Worker:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         if impl == "ss-cpp":
-            # `import shanshui` makes OpenMP threads sleep while they wait (OMP_WAIT_POLICY=PASSIVE,
-            # unless set); a C++ program can only get that from its environment, so the C++ worker
-            # is given the same. PyTorch runs with its own defaults.
-            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            # `import shanshui` bounds how long waiting OpenMP threads spin (GOMP_SPINCOUNT=20000
+            # unless the user set a wait policy); a C++ program can only get that from its
+            # environment, so the C++ worker is given the same. PyTorch runs with its own defaults.
+            if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+                env["GOMP_SPINCOUNT"] = "20000"
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         first = self._read()
         self.meta, self.reason = None, None
@@ -135,7 +136,8 @@ def machine_info():
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "versions": versions,
             "date": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average": os.getloadavg(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (shanshui: PASSIVE)")}
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", "unset (shanshui: 20000)")}
 
 
 def fmt_mem(b):

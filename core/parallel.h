@@ -6,9 +6,8 @@
 // loaded one, where the region waits for whichever thread the scheduler has
 // parked. So loops below kGrainSize and GEMMs below kGemmGrain stay on the
 // calling thread, and a model made only of such ops runs exactly as on one
-// thread. (Waiting threads should also sleep rather than spin: see
-// set_num_threads in the README and the OMP_WAIT_POLICY default the Python
-// package sets.)
+// thread. (How long waiting threads spin before they sleep matters too: see
+// "Threads" in the README and the GOMP_SPINCOUNT default the Python package sets.)
 #pragma once
 #include <cstdint>
 #ifdef _OPENMP

@@ -13,13 +13,18 @@ from nested data, grad-mode context managers).
 import builtins as _builtins
 import os as _os
 
-# OpenMP threads that wait for work by spinning (libgomp's default) make two
-# threads many times slower than one on a loaded machine: a spinning thread
-# burns its time slice, so each parallel region waits for the scheduler to
-# bring it back. Sleeping waiters cost a few microseconds per region instead.
-# The OpenMP runtime reads this once, when it is loaded, i.e. by the import of
-# _C below (numpy's wheels bring no OpenMP runtime); an explicit setting of the user's is kept.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How OpenMP threads wait for the next parallel region. libgomp's default spins
+# for ~300000 rounds first, which on a machine shared with other busy processes
+# makes two threads many times slower than one (a spinning thread burns its time
+# slice, so each region waits for the scheduler to bring the other back).
+# Sleeping at once (OMP_WAIT_POLICY=PASSIVE) is robust there but pays a wake-up of
+# tens of microseconds per region: ~10% of a Transformer step on a quiet machine.
+# A short spin (20000 rounds, about a millisecond) keeps most of that speed and
+# bounds the cost on a loaded machine (figures in the README, "Threads"). The
+# runtime reads these once, when it is loaded, i.e. by the import of _C below
+# (numpy's wheels bring no OpenMP runtime); a setting of the user's is kept.
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "20000"
 
 import numpy as _np  # noqa: E402
 

@@ -6,23 +6,24 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _policy_after_import(env_policy):
+def _wait_settings_after_import(**env_settings):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
     env.pop("OMP_WAIT_POLICY", None)
-    if env_policy is not None:
-        env["OMP_WAIT_POLICY"] = env_policy
-    code = "import os, shanshui; print(os.environ['OMP_WAIT_POLICY'])"
+    env.pop("GOMP_SPINCOUNT", None)
+    env.update(env_settings)
+    code = "import os, shanshui; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+                          check=True).stdout.split()
 
 
-def test_import_makes_openmp_threads_sleep_instead_of_spinning():
-    # Spinning waiters made two threads up to 70x slower than one on a loaded machine.
-    assert _policy_after_import(None) == "PASSIVE"
+def test_import_bounds_how_long_openmp_threads_spin():
+    # libgomp's default spin made two threads up to 70x slower than one on a loaded machine.
+    assert _wait_settings_after_import() == ["None", "20000"]
 
 
-def test_import_keeps_the_users_wait_policy():
-    assert _policy_after_import("ACTIVE") == "ACTIVE"
+def test_import_keeps_the_users_wait_settings():
+    assert _wait_settings_after_import(OMP_WAIT_POLICY="PASSIVE") == ["PASSIVE", "None"]
+    assert _wait_settings_after_import(GOMP_SPINCOUNT="0") == ["None", "0"]
 
 
 def test_results_do_not_depend_on_the_thread_count():

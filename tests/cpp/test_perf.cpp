@@ -129,7 +129,7 @@ TEST_CASE("a contiguous elementwise op is cut into pieces and runs on both threa
   CHECK(equal(scatter_add(zeros({1, 4}), 1, idx, src), s2));
 }
 
-TEST_CASE("small GEMMs run on one BLAS thread, large ones on all, and loops keep their threads", "[parallel]") {
+TEST_CASE("small GEMMs run on one thread, large ones on all, and loops keep their threads", "[parallel]") {
   ThreadsGuard g;
   set_num_threads(2);
   Tensor a = randn({32, 32}), b = randn({32, 32});
@@ -138,9 +138,15 @@ TEST_CASE("small GEMMs run on one BLAS thread, large ones on all, and loops keep
   Tensor c = matmul(a, b);
   CHECK(blas_num_threads() == 1);
   CHECK(parallel_region_count() == before);
+  // A large one: our two threads each run a one-thread GEMM on half of C.
   Tensor d = matmul(big, big);
-  CHECK(blas_num_threads() == 2);
+  CHECK(blas_num_threads() == 1);
   CHECK(parallel_region_count() == before + 1);
+  // Split by rows (tall C), by columns (wide C), and with transposed operands:
+  // the same numbers as one GEMM on one thread.
+  Tensor tall = randn({300, 200}), wide = randn({64, 2000}), wt = randn({200, 2000}), wt2 = randn({2000, 200});
+  std::vector<Tensor> two = {matmul(tall, tall.t()), matmul(wide.t(), wide), matmul(tall, wt),
+                             matmul(wt.t(), tall.t()), matmul(tall, wt2.t())};
   // A small GEMM lowers OpenBLAS's (and this thread's OpenMP) default; our loops must still fork.
   matmul(a, b);
   REQUIRE(blas_num_threads() == 1);
@@ -157,6 +163,9 @@ TEST_CASE("small GEMMs run on one BLAS thread, large ones on all, and loops keep
   set_num_threads(1);
   CHECK(allclose(matmul(big, big), d, 1e-5, 1e-4));
   CHECK(blas_num_threads() == 1);
+  std::vector<Tensor> one = {matmul(tall, tall.t()), matmul(wide.t(), wide), matmul(tall, wt),
+                             matmul(wt.t(), tall.t()), matmul(tall, wt2.t())};
+  for (size_t i = 0; i < one.size(); ++i) CHECK(allclose(one[i], two[i], 1e-5, 1e-4));
 }
 
 TEST_CASE("a tiny model trains on two threads exactly as on one, without forking", "[parallel]") {

@@ -139,9 +139,10 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype)
 
 
-from . import _tensor_extras  # noqa: E402
+from . import _shape_extras, _tensor_extras  # noqa: E402
 
 _tensor_extras.install(globals())
+_shape_extras.install(globals())
 
 
 linalg = _tensor_extras.linalg_module(__name__)

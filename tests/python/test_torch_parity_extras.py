@@ -246,3 +246,46 @@ def test_shape_errors_are_still_value_errors():
         ss.ones(3, 4).view(5, 3)
     with pytest.raises(TypeError, match="mean"):
         ss.tensor([1, 2]).mean()
+
+
+# ---- shape and linear-algebra conveniences ----------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda M, x: M.flip(x, [0]),
+    lambda M, x: x.flip((0, -1)),
+    lambda M, x: M.roll(x, 1, 1),
+    lambda M, x: x.roll((-1, 2), (0, 1)),
+    lambda M, x: x.roll(3),
+    lambda M, x: x.repeat_interleave(2, dim=0),
+    lambda M, x: x.repeat_interleave(M.tensor([1, 0, 2]), dim=0),
+    lambda M, x: M.repeat_interleave(x, 2),
+    lambda M, x: x[None].movedim(0, -1),
+    lambda M, x: M.masked_select(x, x > 0),
+    lambda M, x: x.masked_select(M.tensor([True, False, True, False])),
+    lambda M, x: M.hstack([x, x * 2]),
+    lambda M, x: M.vstack([x, x[0]]),
+    lambda M, x: M.outer(x[0], x[1]),
+    lambda M, x: M.dot(x[0], x[1]),
+    lambda M, x: M.diag(x[0]),
+    lambda M, x: M.diag(x),
+    lambda M, x: M.trace(x),
+    lambda M, x: M.broadcast_tensors(x, x[0])[1],
+    lambda M, x: M.take_along_dim(x, M.tensor([[0], [1], [2]]), dim=1),
+    lambda M, x: x.reciprocal(),
+], ids=["flip", "flip2", "roll", "roll_multi", "roll_flat", "repeat_interleave", "repeat_interleave_tensor",
+        "repeat_interleave_flat", "movedim", "masked_select", "masked_select_bcast", "hstack", "vstack", "outer",
+        "dot", "diag_1d", "diag_2d", "trace", "broadcast_tensors", "take_along_dim", "reciprocal"])
+def test_shape_extras_values_and_grads(fn):
+    _grad(fn)
+
+
+def test_shape_extras_non_float():
+    _both(lambda M: M.movedim(M.zeros(2, 3, 4), (0, 1), (2, 0)).shape)
+    _both(lambda M: M.zeros(2, 3, 4).swapdims(0, 2).shape)
+    _both(lambda M: M.meshgrid(M.arange(2), M.arange(3), indexing="ij"))
+    _both(lambda M: M.meshgrid(M.arange(2), M.arange(3), M.arange(4), indexing="xy"))
+    _both(lambda M: M.count_nonzero(M.tensor([[0, 1], [2, 3]]), dim=0))
+    _both(lambda M: M.argwhere(M.tensor(A) > 0))
+    _both(lambda M: M.hstack([M.arange(2), M.arange(3)]))
+    for M in (torch, ss):
+        with pytest.raises(RuntimeError):
+            M.dot(M.arange(3.0), M.arange(2.0))

@@ -139,6 +139,15 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype)
 
 
+from . import _shape_extras, _tensor_extras  # noqa: E402
+
+_tensor_extras.install(globals())
+_shape_extras.install(globals())
+
+
+linalg = _tensor_extras.linalg_module(__name__)
+
+
 def _check_device(device, op):
     if device is not None and str(device).split(":")[0] != "cpu":
         raise RuntimeError(f"{op}: shanshui runs on the CPU only (got device '{device}')")
@@ -210,7 +219,7 @@ def _import_optional(name):
 
 autograd = _import_optional("autograd")
 if autograd is not None:
-    from .autograd import enable_grad, no_grad, set_grad_enabled  # noqa: E402,F401
+    from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402,F401
 for _sub in ("nn", "optim", "utils"):
     _mod = _import_optional(_sub)
     if _mod is not None:

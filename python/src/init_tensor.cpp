@@ -9,16 +9,36 @@ namespace shanshui::python {
 
 namespace {
 
-void init_errors() {
+void init_errors(py::module_& m) {
   // shanshui's exceptions derive from std::invalid_argument / out_of_range /
   // runtime_error; translate them explicitly so TypeError is not reported as ValueError.
+  // Where PyTorch raises RuntimeError (shape and dtype mismatches), shanshui raises
+  // ValueError / TypeError subclasses that are also RuntimeErrors, so code written
+  // for either (`except RuntimeError`, `pytest.raises(ValueError)`) keeps working.
+  py::dict ns;
+  ns["__builtins__"] = py::module_::import("builtins");
+  py::exec(R"PY(
+class ValueError(ValueError, RuntimeError):
+    """A bad argument value (shape, size, option); also a RuntimeError, as PyTorch raises."""
+    __module__ = "shanshui"
+
+class TypeError(TypeError, RuntimeError):
+    """A bad dtype or argument type; also a RuntimeError, as PyTorch raises for dtype errors."""
+    __module__ = "shanshui"
+)PY", ns);
+  m.attr("ValueError") = ns["ValueError"];
+  m.attr("TypeError") = ns["TypeError"];
+  static PyObject* value_error = ns["ValueError"].ptr();
+  static PyObject* type_error = ns["TypeError"].ptr();
+  Py_INCREF(value_error);
+  Py_INCREF(type_error);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const shanshui::TypeError& e) {
-      PyErr_SetString(PyExc_TypeError, e.what());
+      PyErr_SetString(type_error, e.what());
     } catch (const shanshui::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_SetString(value_error, e.what());
     } catch (const shanshui::IndexError& e) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const shanshui::RuntimeError& e) {
@@ -332,7 +352,7 @@ void init_tensor_class(py::module_& m) {
 }  // namespace
 
 void init_tensor(py::module_& m) {
-  init_errors();
+  init_errors(m);
   init_dtype(m);
   init_size(m);
   init_node(m);

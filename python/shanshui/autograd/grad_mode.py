@@ -141,3 +141,25 @@ class set_grad_enabled(_DecoratorContextManager):
 
     def clone(self):
         return self.__class__(self.mode)
+
+
+class inference_mode(_DecoratorContextManager):
+    """torch.inference_mode: in shanshui the same as ``no_grad`` when ``mode`` is True
+    (there are no inference tensors); ``inference_mode(False)`` leaves the grad mode alone."""
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):  # bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = mode
+        self.prev = False
+
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        if self.mode:
+            _C._set_grad_enabled(False)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        _C._set_grad_enabled(self.prev)

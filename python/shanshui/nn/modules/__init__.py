@@ -2,7 +2,10 @@
 extensions (container protocols, Embedding.from_pretrained) and the loss modules."""
 from ..._C import nn as _Cnn
 from .container import ModuleDict, ModuleList, Sequential
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .activation import (CosineSimilarity, Flatten, Hardtanh, LogSigmoid, LogSoftmax, Mish, ReLU6, SiLU, Softplus,
+                         Softsign, Unflatten)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .module import Module
 from .sparse import Embedding
 
@@ -20,4 +23,6 @@ Softmax = _Cnn.Softmax
 
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identity", "Embedding", "LayerNorm",
            "Dropout", "ReLU", "GELU", "ELU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "CrossEntropyLoss", "NLLLoss",
-           "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
+           "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "SiLU", "Mish",
+           "Softplus", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign", "LogSoftmax", "CosineSimilarity", "Flatten",
+           "Unflatten"]

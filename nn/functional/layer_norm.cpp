@@ -1,4 +1,4 @@
-// Fused layer norm: one pass per row for mean and variance (in double), one
+// Fused layer norm: two passes per row for mean and variance (in double), one
 // for the output; backward from the saved mean and rstd (never the normalised
 // activations), with the weight and bias gradients reduced over rows.
 #include <algorithm>
@@ -20,7 +20,7 @@ namespace {
 // Row reductions in double with eight independent partial sums: a single running
 // double sum is a chain of dependent adds (about 4 cycles an element), while eight
 // chains let the compiler keep them in vector registers.
-template <class T, class F>
+template <class F>
 double row_sum(int64_t n, F term) {
   double acc[8] = {};
   int64_t i = 0;
@@ -38,8 +38,8 @@ void ln_forward(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_o
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
       // Two passes (mean, then centred squares): no cancellation when |mean| >> std.
-      double mean = d ? row_sum<T>(d, [&](int64_t i) { return double(xr[i]); }) / double(d) : 0.0;
-      double ss = row_sum<T>(d, [&](int64_t i) {
+      double mean = d ? row_sum(d, [&](int64_t i) { return double(xr[i]); }) / double(d) : 0.0;
+      double ss = row_sum(d, [&](int64_t i) {
         double c = double(xr[i]) - mean;
         return c * c;
       });
@@ -73,11 +73,11 @@ void ln_backward(const T* x, const T* g, const T* w, const T* mean, const T* rst
         const double m = double(mean[r]), rs = double(rstd[r]);
         double s1, s2;
         if (w) {
-          s1 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]) * double(w[i]); });
-          s2 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]) * double(w[i]) * (double(xr[i]) - m); });
+          s1 = row_sum(d, [&](int64_t i) { return double(gr[i]) * double(w[i]); });
+          s2 = row_sum(d, [&](int64_t i) { return double(gr[i]) * double(w[i]) * (double(xr[i]) - m); });
         } else {
-          s1 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]); });
-          s2 = row_sum<T>(d, [&](int64_t i) { return double(gr[i]) * (double(xr[i]) - m); });
+          s1 = row_sum(d, [&](int64_t i) { return double(gr[i]); });
+          s2 = row_sum(d, [&](int64_t i) { return double(gr[i]) * (double(xr[i]) - m); });
         }
         // In T from here: dx = a * dxhat + (b * (x - mean) + c), the row constants in double
         // (x - mean is taken before scaling, so a large mean does not cancel).

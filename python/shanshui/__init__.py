@@ -139,10 +139,11 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype)
 
 
-from . import _shape_extras, _tensor_extras  # noqa: E402
+from . import _ops_extras, _shape_extras, _tensor_extras  # noqa: E402
 
 _tensor_extras.install(globals())
 _shape_extras.install(globals())
+_ops_extras.install(globals())
 
 
 linalg = _tensor_extras.linalg_module(__name__)

@@ -421,10 +421,11 @@ def _contract(a, la, b, lb, keep):
     for x, ls in ((a, la), (b, lb)):
         for k, l in enumerate(ls):
             s = x.size(k)
-            if size.get(l, 1) != 1 and s != 1 and size[l] != s:
+            if l in size and size[l] != 1 and s != 1 and size[l] != s:
                 raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes (original): "
                                    f"subscript {l} has sizes {size[l]} and {s}")
-            size[l] = _builtins.max(size.get(l, 1), s)
+            if l not in size or size[l] == 1:
+                size[l] = s
     batch = [l for l in la if l in lb and l in keep]
     contr = [l for l in la if l in lb and l not in keep]
     left = [l for l in la if l not in lb]
@@ -602,7 +603,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if x1.dim() < 2 or x2.dim() < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.dim()}D, X2 got: {x2.dim()}D")
     if x1.size(-1) != x2.size(-1):
-        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.size(-1)} X2: {x2.size(-1)}")
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: {x1.size(-1)} X2: {x2.size(-1)}")
     if not x1.dtype.is_floating_point or not x2.dtype.is_floating_point:
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}, X2 got: {x2.dtype}")
     if p < 0:

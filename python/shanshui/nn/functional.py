@@ -297,3 +297,143 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     from .. import norm
     n = (norm(x1, 2, dim) * norm(x2, 2, dim)).clamp_min(eps)
     return (x1 * x2).sum(dim) / n
+
+
+# ---- conv1d, group_norm, interpolate (compositions over conv2d, reductions and index_select) -------
+def _single(v, op, name):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v}")
+        return int(v[0])
+    return int(v)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv1d: input [N, C, L] (or [C, L]), weight [out, C / groups, k]; computed as a
+    conv2d with unit height."""
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"conv1d: expected 2D (unbatched) or 3D (batched) input, but got input of shape "
+                           f"{list(input.shape)}")
+    if weight.dim() != 3:
+        raise RuntimeError(f"conv1d: expected a 3D weight [out_channels, in_channels / groups, kernel_size], got "
+                           f"shape {list(weight.shape)}")
+    unbatched = input.dim() == 2
+    x = input.unsqueeze(0) if unbatched else input
+    s, d = _single(stride, "conv1d", "stride"), _single(dilation, "conv1d", "dilation")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if s != 1:
+                raise ValueError("conv1d: padding='same' is not supported for strided convolutions")
+            total = d * (weight.size(2) - 1)
+            if total % 2:  # the extra zero goes on the right, as in torch
+                x = pad(x, (0, 1))
+            padding = total // 2
+        else:
+            raise ValueError(f"conv1d: invalid padding string '{padding}', should be one of ['valid', 'same']")
+    p = _single(padding, "conv1d", "padding")
+    if x.size(1) != weight.size(1) * groups:
+        raise RuntimeError(f"conv1d: expected input {list(input.shape)} to have {weight.size(1) * groups} channels "
+                           f"(weight of shape {list(weight.shape)}, groups={groups}), but got {x.size(1)} channels")
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, p), (1, d), groups).squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.group_norm: normalise each group of channels of [N, C, *] over its channels and
+    spatial positions (biased variance), then apply the per-channel affine."""
+    if input.dim() < 2:
+        raise RuntimeError(f"group_norm: expected an input with at least 2 dims [N, C, *], got shape "
+                           f"{list(input.shape)}")
+    n, c = input.size(0), input.size(1)
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"group_norm: expected number of channels in input to be divisible by num_groups, but got "
+                           f"input of shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.size(0) != c):
+            raise RuntimeError(f"group_norm: expected {name} to be a vector of size {c} (the channels of input shape "
+                               f"{list(input.shape)}), but got {name} of shape {list(t.shape)}")
+    x = input.reshape([n, num_groups, -1])
+    mu = x.mean(-1, keepdim=True)
+    xc = x - mu
+    var = (xc * xc).mean(-1, keepdim=True)
+    y = (xc * (var + eps).rsqrt()).reshape(list(input.shape))
+    bshape = [1, c] + [1] * (input.dim() - 2)
+    if weight is not None:
+        y = y * weight.reshape(bshape)
+    if bias is not None:
+        y = y + bias.reshape(bshape)
+    return y
+
+
+def _interp_index(n_in, n_out, scale, mode, align_corners):
+    """Source positions along one dim: (i0, i1, lambda) for linear, i0 for nearest (torch's rules)."""
+    dst = _np.arange(n_out, dtype=_np.float64)
+    if mode == "nearest":
+        s = 1.0 / scale if scale is not None else n_in / n_out
+        return _np.minimum(_np.floor(dst * s).astype(_np.int64), n_in - 1)
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1)) if n_out > 1 else _np.zeros(n_out)
+    else:
+        s = 1.0 / scale if scale is not None else n_in / n_out
+        src = _np.maximum((dst + 0.5) * s - 0.5, 0.0)
+    i0 = _np.minimum(_np.floor(src).astype(_np.int64), n_in - 1)
+    i1 = _np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, src - i0
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """torch.nn.functional.interpolate for 3-D [N, C, L] and 4-D [N, C, H, W] input, modes 'nearest',
+    'linear' (3-D) and 'bilinear' (4-D); separable gathers, differentiable."""
+    nd = input.dim() - 2
+    if nd not in (1, 2):
+        raise NotImplementedError(f"interpolate: only 3-D and 4-D inputs are supported, got shape {list(input.shape)}")
+    linear_mode = {1: "linear", 2: "bilinear"}[nd]
+    if mode not in ("nearest", linear_mode):
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported for {input.dim()}-D input (supported: "
+                                  f"'nearest', '{linear_mode}')")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
+                         "bicubic | trilinear")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = list(input.shape[2:])
+    if size is not None:
+        out = [int(size)] * nd if isinstance(size, int) else [int(v) for v in size]
+        scales = [None] * nd
+    else:
+        scales = [float(scale_factor)] * nd if not isinstance(scale_factor, (tuple, list)) else \
+            [float(v) for v in scale_factor]
+        out = [int(_np.floor(n * s)) for n, s in zip(in_sizes, scales)]
+        if recompute_scale_factor:
+            scales = [None] * nd
+    if len(out) != nd or len(scales) != nd:
+        raise ValueError(f"interpolate: size / scale_factor must have {nd} elements for input of shape "
+                         f"{list(input.shape)}")
+    if any(o <= 0 for o in out) or any(n <= 0 for n in in_sizes):
+        raise RuntimeError(f"interpolate: input {in_sizes} and output {out} sizes should be greater than 0")
+
+    def idx(a):
+        return _C.from_numpy(_np.ascontiguousarray(a, dtype=_np.int64))
+
+    y = input
+    for k in range(nd):
+        d = 2 + k
+        r = _interp_index(in_sizes[k], out[k], scales[k], mode, bool(align_corners))
+        if mode == "nearest":
+            y = y.index_select(d, idx(r))
+            continue
+        i0, i1, lam = r
+        shape = [1] * input.dim()
+        shape[d] = out[k]
+        lam = _C.from_numpy(_np.ascontiguousarray(lam.reshape(shape))).to(input.dtype)
+        y = y.index_select(d, idx(i0)) * (1 - lam) + y.index_select(d, idx(i1)) * lam
+    return y
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)

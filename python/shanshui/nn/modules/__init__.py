@@ -1,6 +1,7 @@
 """The module classes: bound from C++ (shanshui._C.nn), with Python-side
 extensions (container protocols, Embedding.from_pretrained) and the loss modules."""
 from ..._C import nn as _Cnn
+from .conv_norm import BatchNorm1d, Conv1d, GroupNorm, Upsample
 from .container import ModuleDict, ModuleList, Sequential
 from .activation import (CosineSimilarity, Flatten, Hardtanh, LogSigmoid, LogSoftmax, Mish, ReLU6, SiLU, Softplus,
                          Softsign, Unflatten)
@@ -25,4 +26,4 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Linear", "Identi
            "Dropout", "ReLU", "GELU", "ELU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "CrossEntropyLoss", "NLLLoss",
            "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "SiLU", "Mish",
            "Softplus", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign", "LogSoftmax", "CosineSimilarity", "Flatten",
-           "Unflatten"]
+           "Unflatten", "Conv1d", "BatchNorm1d", "GroupNorm", "Upsample"]

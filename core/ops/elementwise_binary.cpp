@@ -236,7 +236,23 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
         return p;
       }
     });
-  return arith("remainder", a, b, t, [](auto p, auto q) { return p - std::floor(p / q) * q; });
+  Tensor out = arith("remainder", a, b, t, [](auto p, auto q) {
+    // PyTorch's formula: fmod, moved to the divisor's sign (a zero keeps fmod's sign).
+    auto r = std::fmod(p, q);
+    if (r != 0 && ((r < 0) != (q < 0))) r += q;
+    return r;
+  });
+  if (needs_grad(a, b)) {
+    // d/da = 1, d/db = -floor(a / b), as PyTorch.
+    SavedTensor sa(a), sb(b);
+    Shape as = a.shape(), bs = b.shape();
+    bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record("RemainderBackward", {a, b}, out, [sa, sb, as, bs, need_a, need_b](const Tensor& g) {
+      return tensor_list{need_a ? sum_to(g, as) : Tensor(),
+                         need_b ? sum_to(neg(g.mul(floor(sa.unpack().div(sb.unpack())))), bs) : Tensor()};
+    });
+  }
+  return out;
 }
 
 // ---- scalar forms: the scalar becomes a 0-d tensor of the promoted type -------

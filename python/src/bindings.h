@@ -93,6 +93,7 @@ void init_tensor_operators(py::module_& m);
 void init_ops(py::module_& m);
 void init_ops_creation(py::module_& m);
 void init_ops_elementwise(py::module_& m);
+void init_ops_math(py::module_& m);  // init_ops_math.cpp: rounding, more unary/binary math, bitwise
 void init_ops_reduce(py::module_& m);
 void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);

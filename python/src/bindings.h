@@ -65,6 +65,9 @@ Scalar to_scalar(py::handle obj, const char* op);
 // A Tensor, or a Python scalar wrapped as a 0-d tensor (bool, int64, float32 =
 // the default dtype), so the wrapped-number promotion rule still applies.
 Tensor to_tensor(py::handle obj, const char* op);
+// A Tensor, or a Python scalar as a 0-d tensor of result_type(like, scalar): a float
+// with a float64 tensor stays float64 (to_tensor would round it to float32 first).
+Tensor to_tensor_like(py::handle obj, const Tensor& like, const char* op);
 // torch.Size (a tuple subclass) for a shape.
 py::object size_object(const Shape& s);
 

@@ -18,9 +18,15 @@ const char* keep_name(const std::string& s) {
   return names.back().c_str();
 }
 
-// A second operand: a Tensor, or a Python number wrapped as a 0-d tensor.
-Tensor other_of(py::handle o, const char* op) {
-  return py::isinstance<Tensor>(o) ? py::cast<const Tensor&>(o) : to_tensor(o, op);
+// Two operands, either of which may be a Python number (wrapped as a 0-d tensor of the
+// dtype the number takes next to the other operand).
+std::pair<Tensor, Tensor> operands(py::handle a, py::handle b, const char* op) {
+  if (py::isinstance<Tensor>(a)) {
+    const Tensor& x = py::cast<const Tensor&>(a);
+    return {x, to_tensor_like(b, x, op)};
+  }
+  Tensor y = to_tensor(b, op);
+  return {to_tensor_like(a, y, op), y};
 }
 
 }  // namespace
@@ -123,14 +129,16 @@ void init_ops_math(py::module_& m) {
     auto tf = b.f;
     const char* name = b.name;
     // The first operand may be a Python number too (torch.xlogy(2, t)).
-    m.def(name, [tf, name](py::handle a, py::handle o) { return tf(other_of(a, name), other_of(o, name)); }, b.doc,
-          py::arg("input"), py::arg("other"));
-    cls.def(name, [tf, name](T a, py::handle o) { return tf(a, other_of(o, name)); }, b.doc, py::arg("other"));
+    m.def(name, [tf, name](py::handle a, py::handle o) {
+      auto [x, y] = operands(a, o, name);
+      return tf(x, y);
+    }, b.doc, py::arg("input"), py::arg("other"));
+    cls.def(name, [tf, name](T a, py::handle o) { return tf(a, to_tensor_like(o, a, name)); }, b.doc, py::arg("other"));
     if (!b.inplace) continue;
     const char* iname = keep_name(std::string(name) + "_");
     cls.def(iname, [tf, iname](py::object self, py::handle o) {
       const Tensor& s = py::cast<const Tensor&>(self);
-      return assign_inplace(self, tf(self_for_inplace(s, o), other_of(o, iname)), iname);
+      return assign_inplace(self, tf(self_for_inplace(s, o), to_tensor_like(o, s, iname)), iname);
     }, "In-place variant.", py::arg("other"));
   }
 

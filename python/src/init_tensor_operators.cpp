@@ -68,10 +68,14 @@ void init_tensor_operators(py::module_& m) {
       .def("__rtruediv__", binary("div", [](T a, T b) { return div(b, a); }, [](T a, S b) { return rdiv(a, b); }))
       .def("__pow__", binary("pow", [](T a, T b) { return pow(a, b); }, [](T a, S b) { return pow(a, b); }))
       .def("__rpow__", binary("pow", [](T a, T b) { return pow(b, a); }, [](T a, S b) { return pow(b, a); }))
-      .def("__floordiv__", binary_wrapped("floor_divide", [](T a, T b) { return floor_divide(a, b); }))
-      .def("__rfloordiv__", binary_wrapped("floor_divide", [](T a, T b) { return floor_divide(a, b); }, true))
-      .def("__mod__", binary_wrapped("remainder", [](T a, T b) { return remainder(a, b); }))
-      .def("__rmod__", binary_wrapped("remainder", [](T a, T b) { return remainder(a, b); }, true))
+      .def("__floordiv__", binary("floor_divide", [](T a, T b) { return floor_divide(a, b); },
+                                  [](T a, S b) { return floor_divide(a, scalar_tensor(b, result_type(a, b))); }))
+      .def("__rfloordiv__", binary("floor_divide", [](T a, T b) { return floor_divide(b, a); },
+                                   [](T a, S b) { return floor_divide(scalar_tensor(b, result_type(a, b)), a); }))
+      .def("__mod__", binary("remainder", [](T a, T b) { return remainder(a, b); },
+                             [](T a, S b) { return remainder(a, scalar_tensor(b, result_type(a, b))); }))
+      .def("__rmod__", binary("remainder", [](T a, T b) { return remainder(b, a); },
+                              [](T a, S b) { return remainder(scalar_tensor(b, result_type(a, b)), a); }))
       .def("__matmul__", [](T a, py::handle b) -> py::object {
         if (!py::isinstance<Tensor>(b)) return not_implemented();
         return py::cast(matmul(a, py::cast<const Tensor&>(b)));
@@ -119,7 +123,7 @@ void init_tensor_operators(py::module_& m) {
         Tensor s = self_for_inplace(a, o);  // pow saves its input
         return py::isinstance<Tensor>(o) ? pow(s, py::cast<const Tensor&>(o)) : pow(s, sc(o, "pow_")); }))
       .def("__imod__", inplace("remainder_", [](T a, py::handle o) {
-        return remainder(self_for_inplace(a, o), to_tensor(o, "remainder_")); }))
+        return remainder(self_for_inplace(a, o), to_tensor_like(o, a, "remainder_")); }))
       .def("__iand__", inplace("bitwise_and_", [](T a, py::handle o) { return bitwise_and(a, to_tensor(o, "__iand__")); }))
       .def("__ior__", inplace("bitwise_or_", [](T a, py::handle o) { return bitwise_or(a, to_tensor(o, "__ior__")); }))
       .def("__ixor__", inplace("bitwise_xor_", [](T a, py::handle o) { return bitwise_xor(a, to_tensor(o, "__ixor__")); }))

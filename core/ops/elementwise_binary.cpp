@@ -221,7 +221,21 @@ Tensor floor_divide(const Tensor& a, const Tensor& b) {
         return p;
       }
     });
-  return arith("floor_divide", a, b, t, [](auto p, auto q) { return std::floor(p / q); });
+  // PyTorch's (and Python's) div_floor: from fmod, so 1.0 // 0.1 is 9 (floor(1.0 / 0.1) would be 10).
+  return arith("floor_divide", a, b, t, [](auto p, auto q) -> decltype(p) {
+    using F = decltype(p);
+    if constexpr (std::is_floating_point_v<F>) {
+      if (q == 0) return p / q;
+      F mod = std::fmod(p, q);
+      F d = (p - mod) / q;
+      if (mod != 0 && ((q < 0) != (mod < 0))) d -= 1;
+      if (d == 0) return std::copysign(F(0), p / q);
+      F fl = std::floor(d);
+      return d - fl > F(0.5) ? fl + 1 : fl;
+    } else {
+      return p;  // not reached: integers take the branch above
+    }
+  });
 }
 
 Tensor remainder(const Tensor& a, const Tensor& b) {
@@ -236,7 +250,23 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
         return p;
       }
     });
-  return arith("remainder", a, b, t, [](auto p, auto q) { return p - std::floor(p / q) * q; });
+  Tensor out = arith("remainder", a, b, t, [](auto p, auto q) {
+    // PyTorch's formula: fmod, moved to the divisor's sign (a zero keeps fmod's sign).
+    auto r = std::fmod(p, q);
+    if (r != 0 && ((r < 0) != (q < 0))) r += q;
+    return r;
+  });
+  if (needs_grad(a, b)) {
+    // d/da = 1, d/db = -(a // b), as PyTorch (div with rounding_mode='floor').
+    SavedTensor sa(a), sb(b);
+    Shape as = a.shape(), bs = b.shape();
+    bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record("RemainderBackward", {a, b}, out, [sa, sb, as, bs, need_a, need_b](const Tensor& g) {
+      return tensor_list{need_a ? sum_to(g, as) : Tensor(),
+                         need_b ? sum_to(neg(g.mul(floor_divide(sa.unpack(), sb.unpack()))), bs) : Tensor()};
+    });
+  }
+  return out;
 }
 
 // ---- scalar forms: the scalar becomes a 0-d tensor of the promoted type -------

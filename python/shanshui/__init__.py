@@ -56,6 +56,12 @@ _EXPORTED = [
     "tanh", "sigmoid", "relu", "relu_", "gelu", "elu", "leaky_relu", "clamp", "clip", "clamp_min", "clamp_max",
     "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "logical_and", "logical_or",
     "logical_xor", "logical_not", "isnan", "allclose", "equal",
+    # more math (init_ops_math.cpp)
+    "floor", "ceil", "trunc", "fix", "round", "frac", "log1p", "expm1", "log2", "log10", "tan", "atan", "arctan",
+    "asin", "arcsin", "acos", "arccos", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
+    "erf", "erfc", "erfinv", "atan2", "arctan2", "fmod", "hypot", "logaddexp", "xlogy", "lerp", "addcmul", "addcdiv",
+    "addmm", "logit", "nan_to_num", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+    "bitwise_right_shift",
     # reductions
     "sum", "mean", "prod", "var", "std", "logsumexp", "amax", "amin", "max", "min", "argmax", "argmin", "softmax",
     "log_softmax", "cumsum", "all", "any",

@@ -65,6 +65,9 @@ Scalar to_scalar(py::handle obj, const char* op);
 // A Tensor, or a Python scalar wrapped as a 0-d tensor (bool, int64, float32 =
 // the default dtype), so the wrapped-number promotion rule still applies.
 Tensor to_tensor(py::handle obj, const char* op);
+// A Tensor, or a Python scalar as a 0-d tensor of result_type(like, scalar): a float
+// with a float64 tensor stays float64 (to_tensor would round it to float32 first).
+Tensor to_tensor_like(py::handle obj, const Tensor& like, const char* op);
 // torch.Size (a tuple subclass) for a shape.
 py::object size_object(const Shape& s);
 
@@ -93,6 +96,7 @@ void init_tensor_operators(py::module_& m);
 void init_ops(py::module_& m);
 void init_ops_creation(py::module_& m);
 void init_ops_elementwise(py::module_& m);
+void init_ops_math(py::module_& m);  // init_ops_math.cpp: rounding, more unary/binary math, bitwise
 void init_ops_reduce(py::module_& m);
 void init_ops_shape(py::module_& m);
 void init_ops_index(py::module_& m);

@@ -86,6 +86,12 @@ Tensor to_tensor(py::handle o, const char* op) {
                           type_name(o)));
 }
 
+Tensor to_tensor_like(py::handle o, const Tensor& like, const char* op) {
+  if (py::isinstance<Tensor>(o) || !is_scalar(o)) return to_tensor(o, op);
+  Scalar s = to_scalar(o, op);
+  return scalar_tensor(s, result_type(like, s));
+}
+
 py::object size_object(const Shape& s) {
   static PyObject* size_type = nullptr;
   if (!size_type) size_type = py::object(py::module_::import("shanshui._C").attr("Size")).release().ptr();

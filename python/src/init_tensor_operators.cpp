@@ -50,12 +50,6 @@ auto inplace(const char* op, F f) {
   };
 }
 
-Tensor bitwise_check(const Tensor& t, const char* op) {
-  SS_CHECK(t.dtype() == DType::Bool, TypeError, op, ": only bool tensors are supported (got ", dtype_name(t.dtype()),
-           "); shanshui has no bitwise integer ops");
-  return t;
-}
-
 }  // namespace
 
 void init_tensor_operators(py::module_& m) {
@@ -74,10 +68,14 @@ void init_tensor_operators(py::module_& m) {
       .def("__rtruediv__", binary("div", [](T a, T b) { return div(b, a); }, [](T a, S b) { return rdiv(a, b); }))
       .def("__pow__", binary("pow", [](T a, T b) { return pow(a, b); }, [](T a, S b) { return pow(a, b); }))
       .def("__rpow__", binary("pow", [](T a, T b) { return pow(b, a); }, [](T a, S b) { return pow(b, a); }))
-      .def("__floordiv__", binary_wrapped("floor_divide", [](T a, T b) { return floor_divide(a, b); }))
-      .def("__rfloordiv__", binary_wrapped("floor_divide", [](T a, T b) { return floor_divide(a, b); }, true))
-      .def("__mod__", binary_wrapped("remainder", [](T a, T b) { return remainder(a, b); }))
-      .def("__rmod__", binary_wrapped("remainder", [](T a, T b) { return remainder(a, b); }, true))
+      .def("__floordiv__", binary("floor_divide", [](T a, T b) { return floor_divide(a, b); },
+                                  [](T a, S b) { return floor_divide(a, scalar_tensor(b, result_type(a, b))); }))
+      .def("__rfloordiv__", binary("floor_divide", [](T a, T b) { return floor_divide(b, a); },
+                                   [](T a, S b) { return floor_divide(scalar_tensor(b, result_type(a, b)), a); }))
+      .def("__mod__", binary("remainder", [](T a, T b) { return remainder(a, b); },
+                             [](T a, S b) { return remainder(a, scalar_tensor(b, result_type(a, b))); }))
+      .def("__rmod__", binary("remainder", [](T a, T b) { return remainder(b, a); },
+                              [](T a, S b) { return remainder(scalar_tensor(b, result_type(a, b)), a); }))
       .def("__matmul__", [](T a, py::handle b) -> py::object {
         if (!py::isinstance<Tensor>(b)) return not_implemented();
         return py::cast(matmul(a, py::cast<const Tensor&>(b)));
@@ -85,17 +83,17 @@ void init_tensor_operators(py::module_& m) {
       .def("__neg__", [](T a) { return neg(a); })
       .def("__pos__", [](py::object self) { return self; })
       .def("__abs__", [](T a) { return abs(a); })
-      .def("__invert__", [](T a) { return logical_not(bitwise_check(a, "__invert__")); })
-      .def("__and__", binary_wrapped("__and__", [](T a, T b) {
-        return logical_and(bitwise_check(a, "__and__"), bitwise_check(b, "__and__")); }))
-      .def("__or__", binary_wrapped("__or__", [](T a, T b) {
-        return logical_or(bitwise_check(a, "__or__"), bitwise_check(b, "__or__")); }))
-      .def("__xor__", binary_wrapped("__xor__", [](T a, T b) {
-        return logical_xor(bitwise_check(a, "__xor__"), bitwise_check(b, "__xor__")); }))
-      .def("__rand__", binary_wrapped("__and__", [](T a, T b) {
-        return logical_and(bitwise_check(a, "__and__"), bitwise_check(b, "__and__")); }, true))
-      .def("__ror__", binary_wrapped("__or__", [](T a, T b) {
-        return logical_or(bitwise_check(a, "__or__"), bitwise_check(b, "__or__")); }, true));
+      .def("__invert__", [](T a) { return bitwise_not(a); })
+      .def("__and__", binary_wrapped("__and__", [](T a, T b) { return bitwise_and(a, b); }))
+      .def("__or__", binary_wrapped("__or__", [](T a, T b) { return bitwise_or(a, b); }))
+      .def("__xor__", binary_wrapped("__xor__", [](T a, T b) { return bitwise_xor(a, b); }))
+      .def("__rand__", binary_wrapped("__and__", [](T a, T b) { return bitwise_and(a, b); }, true))
+      .def("__ror__", binary_wrapped("__or__", [](T a, T b) { return bitwise_or(a, b); }, true))
+      .def("__rxor__", binary_wrapped("__xor__", [](T a, T b) { return bitwise_xor(a, b); }, true))
+      .def("__lshift__", binary_wrapped("__lshift__", [](T a, T b) { return bitwise_left_shift(a, b); }))
+      .def("__rshift__", binary_wrapped("__rshift__", [](T a, T b) { return bitwise_right_shift(a, b); }))
+      .def("__rlshift__", binary_wrapped("__lshift__", [](T a, T b) { return bitwise_left_shift(a, b); }, true))
+      .def("__rrshift__", binary_wrapped("__rshift__", [](T a, T b) { return bitwise_right_shift(a, b); }, true));
 
   // ---- comparisons (elementwise, bool results) --------------------------------------------
   cls.def("__eq__", binary("eq", [](T a, T b) { return eq(a, b); }, [](T a, S b) { return eq(a, b); }))
@@ -124,10 +122,15 @@ void init_tensor_operators(py::module_& m) {
       .def("__ipow__", inplace("pow_", [sc](T a, py::handle o) {
         Tensor s = self_for_inplace(a, o);  // pow saves its input
         return py::isinstance<Tensor>(o) ? pow(s, py::cast<const Tensor&>(o)) : pow(s, sc(o, "pow_")); }))
-      .def("__iand__", inplace("logical_and_", [](T a, py::handle o) {
-        return logical_and(bitwise_check(a, "__iand__"), bitwise_check(to_tensor(o, "__iand__"), "__iand__")); }))
-      .def("__ior__", inplace("logical_or_", [](T a, py::handle o) {
-        return logical_or(bitwise_check(a, "__ior__"), bitwise_check(to_tensor(o, "__ior__"), "__ior__")); }));
+      .def("__imod__", inplace("remainder_", [](T a, py::handle o) {
+        return remainder(self_for_inplace(a, o), to_tensor_like(o, a, "remainder_")); }))
+      .def("__iand__", inplace("bitwise_and_", [](T a, py::handle o) { return bitwise_and(a, to_tensor(o, "__iand__")); }))
+      .def("__ior__", inplace("bitwise_or_", [](T a, py::handle o) { return bitwise_or(a, to_tensor(o, "__ior__")); }))
+      .def("__ixor__", inplace("bitwise_xor_", [](T a, py::handle o) { return bitwise_xor(a, to_tensor(o, "__ixor__")); }))
+      .def("__ilshift__", inplace("bitwise_left_shift_", [](T a, py::handle o) {
+        return bitwise_left_shift(a, to_tensor(o, "__ilshift__")); }))
+      .def("__irshift__", inplace("bitwise_right_shift_", [](T a, py::handle o) {
+        return bitwise_right_shift(a, to_tensor(o, "__irshift__")); }));
 }
 
 }  // namespace shanshui::python

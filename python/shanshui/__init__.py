@@ -124,7 +124,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         if isinstance(data, (list, tuple)) and _builtins.any(isinstance(e, Tensor) for e in data):
             data = [e.tolist() if isinstance(e, Tensor) else e for e in data]
         arr, from_np = _infer_numpy(data)
-        arr = _numpy_to_supported(arr, from_np, "tensor")
+        # Python floats are parsed as float64; they become float32 (the default dtype)
+        # only when no other dtype was asked for, so dtype=float64 keeps every digit.
+        keep_float64 = from_np or (dtype is not None and dtype != float32)
+        arr = _numpy_to_supported(arr, keep_float64, "tensor")
         # (not ascontiguousarray: it turns 0-d arrays into 1-d ones)
         t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy(order="C")).clone()
     if dtype is not None and t.dtype != dtype:

@@ -30,6 +30,15 @@ def test_tensor_from_nested_and_explicit_dtype():
     assert not c.requires_grad and c.tolist() == t.tolist()
 
 
+def test_tensor_from_python_floats_keeps_the_asked_precision():
+    torch = pytest.importorskip("torch")
+    data = [[0.1, 0.3], [1e-300, 16777217.0]]
+    for ss_dt, t_dt in ((ss.float64, torch.float64), (ss.float32, torch.float32), (ss.int64, torch.int64)):
+        assert ss.tensor(data, dtype=ss_dt).tolist() == torch.tensor(data, dtype=t_dt).tolist()
+    assert ss.tensor(0.3, dtype=ss.float64).item() == 0.3
+    assert ss.tensor([0.3]).dtype == ss.float32  # no dtype: the default float32, as torch
+
+
 def test_dtype_objects_and_aliases():
     assert ss.float is ss.float32 and ss.double is ss.float64 and ss.long is ss.int64
     assert repr(ss.float32) == "shanshui.float32" and str(ss.bool) == "shanshui.bool"

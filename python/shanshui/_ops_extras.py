@@ -176,6 +176,17 @@ def _spread(x, hit, value):
     return value + zero
 
 
+def _along_last(input, dim, op):
+    """(dim, its size, the values as NumPy with that dim last) for a reduction along one
+    dim, after torch's checks: a valid dim of non-zero size."""
+    d = _wrap_dim(dim, input.dim(), op)
+    n = input.size(d)
+    if n == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size (input shape "
+                         f"{list(input.shape)})")
+    return d, n, _np.moveaxis(_np_of(input), d, -1)
+
+
 def median(input, dim=None, keepdim=False):
     """Lower median: of all elements (gradient spread evenly over ties, as torch), or along `dim` ->
     (values, indices); NaN propagates."""
@@ -196,12 +207,7 @@ def median(input, dim=None, keepdim=False):
     if input.dim() == 0:
         _wrap_dim(dim, 0, "median")
         return _values_indices("median", input.clone(), _i64(0))
-    d = _wrap_dim(dim, input.dim(), "median")
-    n = input.size(d)
-    if n == 0:
-        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size (input shape "
-                         f"{list(input.shape)})")
-    a = _np.moveaxis(_np_of(input), d, -1)
+    d, n, a = _along_last(input, dim, "median")
     order = _np.argsort(a, axis=-1, kind="stable")  # NaN sorts last
     idx = order[..., (n - 1) // 2]
     if a.dtype.kind == "f":
@@ -261,12 +267,7 @@ def mode(input, dim=-1, keepdim=False):
     if input.dim() == 0:
         _wrap_dim(dim, 0, "mode")
         return _values_indices("mode", input.clone(), _i64(0))
-    d = _wrap_dim(dim, input.dim(), "mode")
-    n = input.size(d)
-    if n == 0:
-        raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size (input shape "
-                         f"{list(input.shape)})")
-    a = _np.moveaxis(_np_of(input), d, -1)
+    d, n, a = _along_last(input, dim, "mode")
     rows = a.reshape(-1, n)
     out = _np.empty(rows.shape[0], _np.int64)
     for r, row in enumerate(rows):
